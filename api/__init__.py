@@ -1,0 +1,1 @@
+"""HTTP and chat-platform front ends over QAService."""

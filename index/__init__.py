@@ -1,0 +1,1 @@
+"""Turn articles into a searchable, persisted index."""

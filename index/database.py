@@ -1,0 +1,128 @@
+"""The SQLite side of an index generation: articles, chunks, cached vectors and the keyword index."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterable, Sequence
+from datetime import date
+from pathlib import Path
+
+import numpy as np
+
+from qa.types import Article, Chunk
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS articles (
+    id TEXT PRIMARY KEY, title TEXT NOT NULL, date TEXT, source TEXT NOT NULL, url TEXT,
+    text TEXT NOT NULL, content_hash TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS chunks (
+    rowid INTEGER PRIMARY KEY, article_id TEXT NOT NULL REFERENCES articles(id) ON DELETE CASCADE,
+    ordinal INTEGER NOT NULL, heading TEXT NOT NULL, start INTEGER NOT NULL, "end" INTEGER NOT NULL,
+    text TEXT NOT NULL, embedding_key TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS chunks_by_article ON chunks(article_id);
+CREATE TABLE IF NOT EXISTS embeddings (key TEXT PRIMARY KEY, vector BLOB NOT NULL);
+CREATE VIRTUAL TABLE IF NOT EXISTS chunk_terms USING fts5(title, heading, text, tokenize='porter unicode61');
+"""
+
+
+def connect(path: Path, read_only: bool = False) -> sqlite3.Connection:
+    """Open a generation's database; read-only connections never write or create."""
+    if read_only:
+        connection = sqlite3.connect(f"file:{path}?mode=ro", uri=True, check_same_thread=False)
+    else:
+        connection = sqlite3.connect(path, check_same_thread=False)
+        connection.executescript(SCHEMA)
+    connection.execute("PRAGMA foreign_keys = ON")
+    return connection
+
+
+def article_hashes(connection: sqlite3.Connection) -> dict[str, str]:
+    """Every stored article id with its content hash."""
+    return dict(connection.execute("SELECT id, content_hash FROM articles"))
+
+
+def cached_vectors(connection: sqlite3.Connection, keys: Sequence[str]) -> dict[str, np.ndarray]:
+    """Vectors already computed for these chunk keys."""
+    found: dict[str, np.ndarray] = {}
+    for offset in range(0, len(keys), 500):
+        batch = keys[offset : offset + 500]
+        marks = ",".join("?" * len(batch))
+        for key, blob in connection.execute(f"SELECT key, vector FROM embeddings WHERE key IN ({marks})", batch):
+            found[key] = np.frombuffer(blob, dtype=np.float32)
+    return found
+
+
+def delete_articles(connection: sqlite3.Connection, article_ids: Iterable[str]) -> None:
+    """Remove articles with their chunks and keyword entries."""
+    for article_id in article_ids:
+        connection.execute(
+            "DELETE FROM chunk_terms WHERE rowid IN (SELECT rowid FROM chunks WHERE article_id = ?)", (article_id,)
+        )
+        connection.execute("DELETE FROM chunks WHERE article_id = ?", (article_id,))
+        connection.execute("DELETE FROM articles WHERE id = ?", (article_id,))
+
+
+def insert_article(
+    connection: sqlite3.Connection, article: Article, chunks: Sequence[Chunk], keys: Sequence[str]
+) -> None:
+    """Store an article with its chunks and keyword entries."""
+    connection.execute(
+        "INSERT INTO articles VALUES (?, ?, ?, ?, ?, ?, ?)",
+        (
+            article.id, article.title, article.date and article.date.isoformat(), article.source, article.url,
+            article.text, article.content_hash,
+        ),
+    )
+    for chunk, key in zip(chunks, keys, strict=True):
+        cursor = connection.execute(
+            'INSERT INTO chunks (article_id, ordinal, heading, start, "end", text, embedding_key) '
+            "VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (chunk.article_id, chunk.ordinal, chunk.heading, chunk.start, chunk.end, chunk.text, key),
+        )
+        connection.execute(
+            "INSERT INTO chunk_terms (rowid, title, heading, text) VALUES (?, ?, ?, ?)",
+            (cursor.lastrowid, article.title, chunk.heading, chunk.text),
+        )
+
+
+def store_vectors(connection: sqlite3.Connection, vectors: dict[str, np.ndarray]) -> None:
+    """Cache vectors by chunk key."""
+    connection.executemany(
+        "INSERT OR REPLACE INTO embeddings VALUES (?, ?)",
+        ((key, np.asarray(vector, dtype=np.float32).tobytes()) for key, vector in vectors.items()),
+    )
+
+
+def drop_unused_vectors(connection: sqlite3.Connection) -> None:
+    """Forget cached vectors no chunk uses any more."""
+    connection.execute("DELETE FROM embeddings WHERE key NOT IN (SELECT embedding_key FROM chunks)")
+
+
+def all_chunk_vectors(connection: sqlite3.Connection, dimension: int) -> tuple[np.ndarray, np.ndarray]:
+    """Every chunk's row id and vector, in row id order."""
+    rows = connection.execute(
+        "SELECT chunks.rowid, embeddings.vector FROM chunks JOIN embeddings ON embeddings.key = chunks.embedding_key "
+        "ORDER BY chunks.rowid"
+    ).fetchall()
+    ids = np.fromiter((row[0] for row in rows), dtype=np.int64, count=len(rows))
+    vectors = np.frombuffer(b"".join(row[1] for row in rows), dtype=np.float32).reshape(len(rows), dimension)
+    return ids, vectors
+
+
+def counts(connection: sqlite3.Connection) -> tuple[int, int]:
+    """Number of articles and of chunks."""
+    articles = connection.execute("SELECT count(*) FROM articles").fetchone()[0]
+    chunks = connection.execute("SELECT count(*) FROM chunks").fetchone()[0]
+    return int(articles), int(chunks)
+
+
+def row_to_article(row: Sequence[object]) -> Article:
+    """Rebuild an Article from an `articles` row."""
+    article_id, title, published, source, url, text, content_hash = row
+    return Article(
+        id=str(article_id), title=str(title), text=str(text), source=str(source),
+        date=date.fromisoformat(str(published)) if published else None,
+        url=str(url) if url else None, content_hash=str(content_hash),
+    )

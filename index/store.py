@@ -1,0 +1,193 @@
+"""A read-only view of the live index generation: vector search, keyword search and lookups."""
+
+from __future__ import annotations
+
+import re
+import sqlite3
+import threading
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+
+import faiss
+import numpy as np
+
+from index import database
+from index.manifest import MANIFEST_NAME, Manifest, read_manifest
+from index.vectors import load_vector_index, search_vectors
+from qa.errors import IndexCorruptError, QAError
+from qa.types import Article, SearchFilters
+
+_TERM = re.compile(r"\w+", re.UNICODE)
+STOPWORDS = frozenset(
+    "a an and are as at be been being but by can could did do does for from had has have he her his how i if in "
+    "into is it its me my not of on or our she so than that the their them then there these they this those to "
+    "was we were what when where which while who whom whose why will with would you your about after before "
+    "said says say".split()
+)
+
+
+@dataclass(frozen=True)
+class ChunkRow:
+    """A stored chunk joined with its article's metadata."""
+
+    rowid: int
+    article_id: str
+    ordinal: int
+    heading: str
+    start: int
+    end: int
+    text: str
+    title: str
+    date: date | None
+    source: str
+    url: str | None
+
+
+class IndexSnapshot:
+    """One published generation, opened read-only; safe to share between threads."""
+
+    def __init__(self, directory: Path, manifest: Manifest) -> None:
+        self.directory = directory
+        self.manifest = manifest
+        try:
+            self._vectors: faiss.Index = load_vector_index(manifest.vectors_path(directory))
+            self._connection = database.connect(manifest.database_path(directory), read_only=True)
+            self._connection.execute("SELECT count(*) FROM chunks").fetchone()
+        except (RuntimeError, sqlite3.DatabaseError) as error:
+            raise IndexCorruptError(
+                f"the index at {directory} cannot be read ({error}); rebuild it with "
+                f"`qa index --rebuild --index-dir {directory}`"
+            ) from error
+        self._lock = threading.Lock()
+
+    @classmethod
+    def open(cls, directory: Path, model: str, dimension: int) -> IndexSnapshot:
+        """Open the live generation, refusing one built with another model or format."""
+        manifest = read_manifest(directory)
+        manifest.check_compatible(directory, model, dimension)
+        return cls(directory, manifest)
+
+    def is_current(self) -> bool:
+        """False once a newer generation has been published."""
+        try:
+            return read_manifest(self.directory).generation == self.manifest.generation
+        except (QAError, OSError):
+            return True
+
+    @property
+    def size(self) -> int:
+        """Number of chunks in this generation."""
+        return int(self._vectors.ntotal)
+
+    def dense(self, query: np.ndarray, k: int, allowed: np.ndarray | None) -> list[tuple[int, float]]:
+        """Top-k chunks by cosine similarity."""
+        return search_vectors(self._vectors, query, k, allowed)
+
+    def vectors_for(self, rowids: list[int]) -> np.ndarray:
+        """The stored vectors of some chunks, in the given order."""
+        return np.vstack([self._vectors.reconstruct(rowid) for rowid in rowids]) if rowids else np.zeros((0, 0))
+
+    def keyword(self, question: str, k: int, allowed: np.ndarray | None) -> list[tuple[int, float]]:
+        """Top-k chunks by BM25 over title, heading and text."""
+        terms = [term for term in dict.fromkeys(_TERM.findall(question.lower())) if term not in STOPWORDS]
+        if not terms or k <= 0:
+            return []
+        expression = " OR ".join(f'"{term}"' for term in terms)
+        sql = "SELECT rowid, bm25(chunk_terms, 0.5, 0.5, 1.0) FROM chunk_terms WHERE chunk_terms MATCH ? "
+        parameters: list[object] = [expression]
+        if allowed is not None:
+            if len(allowed) == 0:
+                return []
+            sql += f"AND rowid IN ({','.join(str(int(rowid)) for rowid in allowed)}) "
+        sql += "ORDER BY bm25(chunk_terms, 0.5, 0.5, 1.0) LIMIT ?"
+        parameters.append(k)
+        with self._lock:
+            rows = self._connection.execute(sql, parameters).fetchall()
+        return [(int(rowid), -float(score)) for rowid, score in rows]
+
+    def allowed_ids(self, filters: SearchFilters) -> np.ndarray | None:
+        """Row ids that pass the filters, or None when nothing is filtered."""
+        clauses: list[str] = []
+        parameters: list[object] = []
+        if filters.since:
+            clauses.append("articles.date >= ?")
+            parameters.append(filters.since.isoformat())
+        if filters.until:
+            clauses.append("articles.date <= ?")
+            parameters.append(filters.until.isoformat())
+        if filters.sources:
+            matches = " OR ".join("instr(lower(articles.source), ?) OR instr(lower(coalesce(articles.url, '')), ?)" for _ in filters.sources)
+            clauses.append(f"({matches})")
+            for source in filters.sources:
+                parameters.extend([source.lower(), source.lower()])
+        if not clauses:
+            return None
+        sql = "SELECT chunks.rowid FROM chunks JOIN articles ON articles.id = chunks.article_id WHERE " + " AND ".join(clauses)
+        with self._lock:
+            rows = self._connection.execute(sql, parameters).fetchall()
+        return np.fromiter((row[0] for row in rows), dtype=np.int64, count=len(rows))
+
+    def chunks(self, rowids: list[int]) -> dict[int, ChunkRow]:
+        """Chunks with their article metadata, by row id."""
+        if not rowids:
+            return {}
+        marks = ",".join("?" * len(rowids))
+        sql = (
+            'SELECT chunks.rowid, article_id, ordinal, heading, start, "end", chunks.text, title, date, source, url '
+            f"FROM chunks JOIN articles ON articles.id = chunks.article_id WHERE chunks.rowid IN ({marks})"
+        )
+        with self._lock:
+            rows = self._connection.execute(sql, rowids).fetchall()
+        return {row[0]: _chunk_row(row) for row in rows}
+
+    def neighbours(self, article_id: str, ordinal: int) -> list[ChunkRow]:
+        """The chunks just before and after one chunk of an article."""
+        sql = (
+            'SELECT chunks.rowid, article_id, ordinal, heading, start, "end", chunks.text, title, date, source, url '
+            "FROM chunks JOIN articles ON articles.id = chunks.article_id WHERE article_id = ? AND ordinal BETWEEN ? AND ?"
+        )
+        with self._lock:
+            rows = self._connection.execute(sql, (article_id, ordinal - 1, ordinal + 1)).fetchall()
+        return [_chunk_row(row) for row in rows]
+
+    def article(self, article_id: str) -> Article | None:
+        """One stored article, or None."""
+        with self._lock:
+            row = self._connection.execute("SELECT * FROM articles WHERE id = ?", (article_id,)).fetchone()
+        return database.row_to_article(row) if row else None
+
+    def articles(self, limit: int = 100, offset: int = 0) -> list[Article]:
+        """Stored articles, newest first."""
+        with self._lock:
+            rows = self._connection.execute(
+                "SELECT * FROM articles ORDER BY date DESC, id LIMIT ? OFFSET ?", (limit, offset)
+            ).fetchall()
+        return [database.row_to_article(row) for row in rows]
+
+    def article_texts(self, article_ids: list[str]) -> dict[str, str]:
+        """Full texts of some articles."""
+        if not article_ids:
+            return {}
+        marks = ",".join("?" * len(article_ids))
+        with self._lock:
+            rows = self._connection.execute(f"SELECT id, text FROM articles WHERE id IN ({marks})", article_ids)
+            return dict(rows.fetchall())
+
+    def close(self) -> None:
+        """Release the database connection."""
+        self._connection.close()
+
+
+def index_exists(directory: Path) -> bool:
+    """Whether a published index is at directory."""
+    return (directory / MANIFEST_NAME).exists()
+
+
+def _chunk_row(row: tuple[object, ...]) -> ChunkRow:
+    """Map a joined row to a ChunkRow."""
+    rowid, article_id, ordinal, heading, start, end, text, title, published, source, url = row
+    return ChunkRow(
+        int(rowid), str(article_id), int(ordinal), str(heading), int(start), int(end), str(text), str(title),  # type: ignore[call-overload]
+        date.fromisoformat(str(published)) if published else None, str(source), str(url) if url else None,
+    )

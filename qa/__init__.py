@@ -1,0 +1,1 @@
+"""Grounded question answering over news articles, with citations to exact passages."""

@@ -1,0 +1,201 @@
+"""The `qa` command line: a thin click layer over QAService."""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Callable
+from datetime import date, datetime
+from functools import wraps
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+
+from index.build import IndexReport, remove_index
+from qa.config import Settings
+from qa.errors import QAError
+from qa.serialize import answer_to_dict, passage_to_dict
+from qa.service import QAService
+from qa.types import Answer, Passage, SearchFilters
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def _user_errors(function: F) -> F:
+    """Show library errors as a one-line message with exit code 1."""
+
+    @wraps(function)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return function(*args, **kwargs)
+        except QAError as error:
+            raise click.ClickException(str(error)) from error
+
+    return wrapper  # type: ignore[return-value]
+
+
+ServiceFactory = Callable[[Settings], QAService]
+
+
+def _service(index_dir: Path | None) -> QAService:
+    """A service over the configured (or given) index; tests pass their own factory as the context object."""
+    settings = Settings()
+    if index_dir is not None:
+        settings = settings.model_copy(update={"index_dir": index_dir})
+    return _factory()(settings)
+
+
+def _factory() -> ServiceFactory:
+    """How services are made: QAService, or the factory a test passed as the context object."""
+    factory: ServiceFactory = click.get_current_context().find_root().obj or QAService
+    return factory
+
+
+def _to_date(_: click.Context, __: click.Parameter, value: datetime | None) -> date | None:
+    """click's DateTime as a date."""
+    return value.date() if value else None
+
+
+index_dir_option = click.option(
+    "--index-dir", type=click.Path(path_type=Path, file_okay=False), help="Index folder (default: QA_INDEX_DIR or .qa/index)."
+)
+json_option = click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+
+
+def query_options(function: F) -> F:
+    """Options shared by search and ask."""
+    for option in reversed(
+        [
+            click.option("--k", type=click.IntRange(1, 100), default=None, help="Passages to retrieve."),
+            click.option("--since", type=click.DateTime(["%Y-%m-%d"]), callback=_to_date, help="Only articles dated on or after."),
+            click.option("--until", type=click.DateTime(["%Y-%m-%d"]), callback=_to_date, help="Only articles dated on or before."),
+            click.option("--source", "sources", multiple=True, help="Only articles whose source path or url contains this."),
+            index_dir_option,
+            json_option,
+        ]
+    ):
+        function = option(function)
+    return function
+
+
+@click.group()
+@click.version_option(package_name="grounded-qa")
+def main() -> None:
+    """Answer questions from your news articles, citing the exact passages."""
+
+
+@main.command("index")
+@click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
+@click.option("--rebuild", is_flag=True, help="Delete the index and build it again from scratch.")
+@index_dir_option
+@json_option
+@_user_errors
+def index_command(paths: tuple[Path, ...], rebuild: bool, index_dir: Path | None, as_json: bool) -> None:
+    """Index articles (default: the seeds); only new or changed articles are embedded."""
+    service = _service(index_dir)
+    if rebuild:
+        remove_index(service.index_dir)
+    report = service.index_paths(list(paths) or [service.settings.seeds_dir], show_progress=not as_json)
+    _print_report(report, as_json)
+    if report.errors:
+        sys.exit(1)
+
+
+@main.command()
+@click.argument("question")
+@query_options
+@_user_errors
+def search(
+    question: str, k: int | None, since: date | None, until: date | None, sources: tuple[str, ...],
+    index_dir: Path | None, as_json: bool,
+) -> None:
+    """Show the passages that best match a question."""
+    service = _service(index_dir)
+    service.ensure_index(show_progress=not as_json)
+    passages = service.search(question, k, SearchFilters(since, until, sources))
+    if as_json:
+        click.echo(json.dumps({"question": question.strip(), "passages": [passage_to_dict(p) for p in passages]}, ensure_ascii=False))
+        return
+    for number, passage in enumerate(passages, start=1):
+        _print_passage(number, passage)
+
+
+@main.command()
+@click.argument("question")
+@query_options
+@_user_errors
+def ask(
+    question: str, k: int | None, since: date | None, until: date | None, sources: tuple[str, ...],
+    index_dir: Path | None, as_json: bool,
+) -> None:
+    """Answer a question from the indexed articles, citing the passages used."""
+    service = _service(index_dir)
+    service.ensure_index(show_progress=not as_json)
+    answer = service.ask(question, k, SearchFilters(since, until, sources))
+    if as_json:
+        click.echo(json.dumps(answer_to_dict(answer), ensure_ascii=False))
+    else:
+        _print_answer(answer)
+
+
+@main.command("eval")
+@click.option("--corpus", type=click.Path(path_type=Path, exists=True, dir_okay=False), required=True)
+@click.option("--questions", type=click.Path(path_type=Path, exists=True, dir_okay=False), required=True)
+@click.option("--k", type=click.IntRange(1, 100), default=10, show_default=True)
+@click.option("--limit", type=click.IntRange(1), default=None, help="Only the first N questions.")
+@json_option
+@_user_errors
+def eval_command(corpus: Path, questions: Path, k: int, limit: int | None, as_json: bool) -> None:
+    """Measure retrieval quality and latency on a corpus with gold passages."""
+    from qa.evaluate import run_eval
+
+    results = run_eval(_factory(), Settings(), corpus, questions, k, limit, show_progress=not as_json)
+    if as_json:
+        click.echo(json.dumps(results))
+        return
+    for name, value in results.items():
+        click.echo(f"{name:>26}  {value}")
+
+
+def _print_report(report: IndexReport, as_json: bool) -> None:
+    """Counts of what indexing changed, plus any load errors."""
+    counts = {
+        "added": report.added, "updated": report.updated, "removed": report.removed,
+        "unchanged": report.unchanged, "chunks": report.chunks, "seconds": report.seconds,
+    }
+    if as_json:
+        click.echo(json.dumps({**counts, "embedded": report.embedded, "errors": report.errors}))
+    else:
+        click.echo(
+            f"{report.added} added, {report.updated} updated, {report.removed} removed, {report.unchanged} unchanged; "
+            f"{report.chunks} chunks ({report.embedded} embedded) in {report.seconds:.1f} s"
+        )
+    for error in report.errors:
+        click.echo(f"error: {error}", err=True)
+    if report.errors:
+        click.echo(
+            f"{len(report.errors)} source(s) could not be indexed; fix them and run `qa index` again "
+            "(articles that vanished are kept until every source loads).",
+            err=True,
+        )
+
+
+def _print_passage(number: int, passage: Passage) -> None:
+    """One passage with its citation line."""
+    click.secho(f"[{number}] {passage.title or passage.article_id}", bold=True, nl=False)
+    click.echo(f"  {passage.date or 'undated'}  score {passage.score:.3f}")
+    click.echo(f"    {passage.source}  chars {passage.start}-{passage.end}")
+    click.echo("    " + passage.text.replace("\n", "\n    ") + "\n")
+
+
+def _print_answer(answer: Answer) -> None:
+    """The answer, then its numbered sources underneath."""
+    click.echo(answer.answer)
+    if not answer.citations:
+        return
+    click.echo("\nSources:")
+    for citation in answer.citations:
+        click.secho(f"  [{citation.n}] {citation.title or citation.article_id}", bold=True, nl=False)
+        click.echo(f" ({citation.date or 'undated'}) {citation.url or citation.source}, chars {citation.start}-{citation.end}")
+        click.echo(f'      "{citation.quote}"')

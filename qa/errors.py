@@ -1,0 +1,29 @@
+"""Errors a user can act on; every front end maps them to its own form."""
+
+
+class QAError(Exception):
+    """Base class: the message says what went wrong and what to do next."""
+
+
+class InvalidQuestionError(QAError):
+    """The question is empty or too long."""
+
+
+class ArticleError(QAError):
+    """An article file or record could not be read or parsed."""
+
+
+class IndexMismatchError(QAError):
+    """The index was built with another model or format."""
+
+
+class IndexCorruptError(QAError):
+    """The index on disk cannot be opened."""
+
+
+class IndexNotFoundError(QAError):
+    """There is no index at the configured directory."""
+
+
+class ArticleNotFoundError(QAError):
+    """No article with that id is in the index."""

@@ -1,0 +1,93 @@
+"""The data model shared by the index, the service and every front end."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date
+
+
+@dataclass(frozen=True)
+class Article:
+    """A source article, normalised: its text is what every offset points into."""
+
+    id: str
+    title: str
+    text: str
+    source: str
+    date: date | None = None
+    url: str | None = None
+    content_hash: str = ""
+
+
+@dataclass(frozen=True)
+class Chunk:
+    """A passage of an article: `article.text[start:end] == text`."""
+
+    article_id: str
+    ordinal: int
+    start: int
+    end: int
+    text: str
+    heading: str = ""
+
+    @property
+    def id(self) -> str:
+        """Stable chunk id derived from its article and position."""
+        return f"{self.article_id}#{self.ordinal}"
+
+
+@dataclass(frozen=True)
+class SearchFilters:
+    """Restrict retrieval to a date range and/or to some sources."""
+
+    since: date | None = None
+    until: date | None = None
+    sources: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Passage:
+    """A retrieved chunk with its article metadata and score."""
+
+    article_id: str
+    title: str
+    date: date | None
+    source: str
+    url: str | None
+    chunk_id: str
+    heading: str
+    text: str
+    start: int
+    end: int
+    score: float
+
+
+@dataclass(frozen=True)
+class Citation:
+    """A numbered reference `[n]` to the exact quoted span of an article."""
+
+    n: int
+    article_id: str
+    title: str
+    date: date | None
+    source: str
+    url: str | None
+    chunk_id: str
+    quote: str
+    start: int
+    end: int
+    score: float
+
+
+@dataclass(frozen=True)
+class Answer:
+    """A grounded answer: text with `[n]` markers, its citations and the passages it drew on."""
+
+    question: str
+    answer: str
+    abstained: bool
+    citations: tuple[Citation, ...] = ()
+    passages: tuple[Passage, ...] = ()
+    resolved_question: str = ""
+    conversation_id: str | None = None
+    extra: dict[str, object] = field(default_factory=dict)

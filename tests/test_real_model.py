@@ -1,0 +1,49 @@
+"""End to end with the real all-MiniLM-L6-v2 and real FAISS on the shipped seed article."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from qa.service import QAService
+from tests.conftest import GCC_QUESTION, REPO, SEED_ID
+
+
+def test_gcc_question_cites_the_gcc_passage(real_service: QAService) -> None:
+    answer = real_service.ask(GCC_QUESTION)
+    assert not answer.abstained
+    first = answer.citations[0]
+    assert first.n == 1
+    assert first.article_id == SEED_ID
+    assert first.title == "Telephonic Condolences to Iran"
+    assert first.date is not None and first.date.isoformat() == "2026-03-07"
+    assert "Gulf Cooperation Council (GCC)" in first.quote
+    assert answer.answer.index("[1]") > answer.answer.index("Gulf Cooperation Council")
+    text = real_service.article(SEED_ID).text
+    for citation in answer.citations:
+        assert text[citation.start : citation.end] == citation.quote
+
+
+def test_search_ranks_the_gcc_chunk_first(real_service: QAService) -> None:
+    [top, *_] = real_service.search(GCC_QUESTION, k=3)
+    assert "Gulf Cooperation Council" in top.text
+    assert real_service.article(SEED_ID).text[top.start : top.end] == top.text
+
+
+def test_readme_main_command_from_a_fresh_directory(tmp_path: Path) -> None:
+    """`qa ask` with no index builds one from seeds/ and answers with the cited GCC passage."""
+    environment = {key: value for key, value in os.environ.items() if not key.startswith("QA_")}
+    result = subprocess.run(
+        [sys.executable, "-m", "qa", "ask", GCC_QUESTION, "--json"],
+        cwd=REPO, env={**environment, "QA_INDEX_DIR": str(tmp_path / "index")},
+        capture_output=True, text=True, timeout=300, check=True,
+    )
+    data = json.loads(result.stdout)
+    citation = data["citations"][0]
+    assert citation["n"] == 1 and "GCC" in citation["quote"]
+    article = (REPO / "seeds" / f"{SEED_ID}.txt").read_text(encoding="utf-8")
+    body = article.split("\n", 1)[1].strip()
+    assert body[citation["start"] : citation["end"]] == citation["quote"]
