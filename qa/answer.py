@@ -10,6 +10,7 @@ import numpy as np
 
 from index.store import STOPWORDS
 from index.text import Span, paragraphs, sentences
+from qa.retrieve import Retrieved
 from qa.types import Answer, Citation, Passage
 
 NOT_FOUND = "The sources don't cover this: no passage in the indexed articles answers the question."
@@ -47,10 +48,11 @@ def passage_sentences(passage: Passage) -> list[Span]:
 
 
 def compose_answer(
-    question: str, query_vector: np.ndarray, passages: Sequence[Passage], embed: Embed, policy: AnswerPolicy
+    question: str, query_vector: np.ndarray, retrieved: Retrieved, embed: Embed, policy: AnswerPolicy
 ) -> Answer:
     """Choose the sentences that best answer the question, or abstain when the evidence is weak."""
-    if not passages or passages[0].score < policy.min_score:
+    passages = retrieved.passages
+    if not passages or max(retrieved.cosines.values()) < policy.min_score:
         return Answer(question=question, answer=NOT_FOUND, abstained=True, passages=tuple(passages))
     considered = passages[: policy.passages_considered]
     candidates = [(passage, span) for passage in considered for span in passage_sentences(passage)]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Sequence
+from datetime import date
 from pathlib import Path
 
 import numpy as np
@@ -16,7 +17,7 @@ from index.store import IndexSnapshot, index_exists
 from qa.answer import AnswerPolicy, compose_answer
 from qa.config import Settings
 from qa.errors import ArticleNotFoundError, InvalidQuestionError
-from qa.retrieve import RetrievalPolicy, retrieve
+from qa.retrieve import RetrievalPolicy, Retrieved, retrieve
 from qa.types import Answer, Article, Passage, SearchFilters
 
 
@@ -88,19 +89,29 @@ class QAService:
         self._refresh()
         return report
 
-    def search(self, question: str, k: int | None = None, filters: SearchFilters | None = None) -> list[Passage]:
+    def search(
+        self, question: str, k: int | None = None, filters: SearchFilters | None = None, as_of: date | None = None
+    ) -> list[Passage]:
         """The best-matching passages with their citations' data."""
         text = self.validate_question(question)
-        snapshot = self.snapshot()
-        return retrieve(snapshot, text, self._query_vector(text), k or self.settings.top_k, filters or SearchFilters(), self.retrieval)
+        return self._retrieve(text, self._query_vector(text), k, filters, as_of).passages
 
-    def ask(self, question: str, k: int | None = None, filters: SearchFilters | None = None) -> Answer:
+    def ask(
+        self, question: str, k: int | None = None, filters: SearchFilters | None = None, as_of: date | None = None
+    ) -> Answer:
         """A short answer whose every sentence cites the passage it was taken from."""
         text = self.validate_question(question)
-        snapshot = self.snapshot()
         vector = self._query_vector(text)
-        passages = retrieve(snapshot, text, vector, k or self.settings.top_k, filters or SearchFilters(), self.retrieval)
-        return compose_answer(text, vector, passages, self.embedder.embed, self.answering)
+        retrieved = self._retrieve(text, vector, k, filters, as_of)
+        return compose_answer(text, vector, retrieved, self.embedder.embed, self.answering)
+
+    def _retrieve(
+        self, text: str, vector: np.ndarray, k: int | None, filters: SearchFilters | None, as_of: date | None
+    ) -> Retrieved:
+        """Retrieve from the live snapshot with the service's policy."""
+        return retrieve(
+            self.snapshot(), text, vector, k or self.settings.top_k, filters or SearchFilters(), self.retrieval, as_of
+        )
 
     def article(self, article_id: str) -> Article:
         """One indexed article with its full text."""
