@@ -88,42 +88,28 @@ class IndexSnapshot:
         """The stored vectors of some chunks, in the given order."""
         return np.vstack([self._vectors.reconstruct(rowid) for rowid in rowids]) if rowids else np.zeros((0, 0))
 
-    def keyword(self, question: str, k: int, allowed: np.ndarray | None) -> list[tuple[int, float]]:
-        """Top-k chunks by BM25 over title, heading and text."""
+    def keyword(self, question: str, k: int, filters: SearchFilters) -> list[tuple[int, float]]:
+        """Top-k chunks by BM25 over title, heading and text, among those that pass the filters."""
         terms = [term for term in dict.fromkeys(_TERM.findall(question.lower())) if term not in STOPWORDS]
         if not terms or k <= 0:
             return []
         expression = " OR ".join(f'"{term}"' for term in terms)
-        sql = "SELECT rowid, bm25(chunk_terms, 0.5, 0.5, 1.0) FROM chunk_terms WHERE chunk_terms MATCH ? "
-        parameters: list[object] = [expression]
-        if allowed is not None:
-            if len(allowed) == 0:
-                return []
-            sql += f"AND rowid IN ({','.join(str(int(rowid)) for rowid in allowed)}) "
-        sql += "ORDER BY bm25(chunk_terms, 0.5, 0.5, 1.0) LIMIT ?"
-        parameters.append(k)
+        clause, parameters = _filter_sql(filters)
+        sql = (
+            "SELECT chunk_terms.rowid, bm25(chunk_terms, 0.5, 0.5, 1.0) AS rank FROM chunk_terms "
+            "JOIN chunks ON chunks.rowid = chunk_terms.rowid JOIN articles ON articles.id = chunks.article_id "
+            f"WHERE chunk_terms MATCH ? {'AND ' + clause if clause else ''} ORDER BY rank LIMIT ?"
+        )
         with self._lock:
-            rows = self._connection.execute(sql, parameters).fetchall()
+            rows = self._connection.execute(sql, [expression, *parameters, k]).fetchall()
         return [(int(rowid), -float(score)) for rowid, score in rows]
 
     def allowed_ids(self, filters: SearchFilters) -> np.ndarray | None:
         """Row ids that pass the filters, or None when nothing is filtered."""
-        clauses: list[str] = []
-        parameters: list[object] = []
-        if filters.since:
-            clauses.append("articles.date >= ?")
-            parameters.append(filters.since.isoformat())
-        if filters.until:
-            clauses.append("articles.date <= ?")
-            parameters.append(filters.until.isoformat())
-        if filters.sources:
-            matches = " OR ".join("instr(lower(articles.source), ?) OR instr(lower(coalesce(articles.url, '')), ?)" for _ in filters.sources)
-            clauses.append(f"({matches})")
-            for source in filters.sources:
-                parameters.extend([source.lower(), source.lower()])
-        if not clauses:
+        clause, parameters = _filter_sql(filters)
+        if not clause:
             return None
-        sql = "SELECT chunks.rowid FROM chunks JOIN articles ON articles.id = chunks.article_id WHERE " + " AND ".join(clauses)
+        sql = f"SELECT chunks.rowid FROM chunks JOIN articles ON articles.id = chunks.article_id WHERE {clause}"
         with self._lock:
             rows = self._connection.execute(sql, parameters).fetchall()
         return np.fromiter((row[0] for row in rows), dtype=np.int64, count=len(rows))
@@ -182,6 +168,29 @@ class IndexSnapshot:
 def index_exists(directory: Path) -> bool:
     """Whether a published index is at directory."""
     return (directory / MANIFEST_NAME).exists()
+
+
+def _filter_sql(filters: SearchFilters) -> tuple[str, list[object]]:
+    """A WHERE clause over `articles` for the filters, and its parameters ('' when nothing is filtered)."""
+    clauses: list[str] = []
+    parameters: list[object] = []
+    if filters.since:
+        clauses.append("articles.date >= ?")
+        parameters.append(filters.since.isoformat())
+    if filters.until:
+        clauses.append("articles.date <= ?")
+        parameters.append(filters.until.isoformat())
+    if filters.sources:
+        matches = " OR ".join(
+            "instr(lower(articles.source), ?) OR instr(lower(coalesce(articles.url, '')), ?)" for _ in filters.sources
+        )
+        clauses.append(f"({matches})")
+        for source in filters.sources:
+            parameters.extend([source.lower(), source.lower()])
+    if filters.exclude_articles:
+        clauses.append(f"articles.id NOT IN ({','.join('?' * len(filters.exclude_articles))})")
+        parameters.extend(filters.exclude_articles)
+    return " AND ".join(clauses), parameters
 
 
 def _chunk_row(row: tuple[object, ...]) -> ChunkRow:

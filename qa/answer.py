@@ -1,4 +1,4 @@
-"""Compose an extractive answer: the best supporting sentences, each with its [n] citation."""
+"""Compose an extractive answer: the best supporting sentences, each with its [n] citation, or an abstention."""
 
 from __future__ import annotations
 
@@ -21,19 +21,21 @@ Embed = Callable[[Sequence[str]], np.ndarray]
 
 @dataclass(frozen=True)
 class AnswerPolicy:
-    """How many sentences an answer has and how strong the evidence must be."""
+    """How answers are chosen; the defaults are what `qa eval` measured (docs/benchmarks.md)."""
 
-    max_sentences: int = 2
-    min_score: float = 0.0
-    lexical_weight: float = 0.3
+    max_sentences: int = 3
+    min_confidence: float = 0.45
+    lexical_weight: float = 0.2
+    rank_penalty: float = 0.05
     passages_considered: int = 3
 
 
 @dataclass(frozen=True)
-class Candidate:
-    """A sentence of a retrieved passage, with offsets into its article."""
+class Evidence:
+    """A sentence of a retrieved passage, with offsets into its article and its score."""
 
     passage: Passage
+    rank: int
     span: Span
     score: float
 
@@ -47,45 +49,84 @@ def passage_sentences(passage: Passage) -> list[Span]:
     return spans
 
 
+def confidence(retrieved: Retrieved) -> float:
+    """The raw cosine of the best passage: unlike fused scores, comparable across questions and corpora."""
+    return max(retrieved.cosines.values(), default=0.0)
+
+
+def abstention(question: str, retrieved: Retrieved, score: float) -> Answer:
+    """The answer given when the sources do not cover the question: no citations."""
+    return Answer(
+        question=question, answer=NOT_FOUND, abstained=True, passages=tuple(retrieved.passages), confidence=score
+    )
+
+
+def rank_evidence(
+    question: str, query_vector: np.ndarray, passages: Sequence[Passage], embed: Embed, policy: AnswerPolicy
+) -> list[Evidence]:
+    """Sentences of the top passages, best first: cosine to the question plus lexical coverage, minus a rank penalty."""
+    seen: set[tuple[str, int, int]] = set()
+    candidates: list[tuple[Passage, int, Span]] = []
+    for rank, passage in enumerate(passages[: policy.passages_considered]):
+        for span in passage_sentences(passage):
+            key = (passage.article_id, span.start, span.end)
+            if key not in seen:
+                seen.add(key)
+                candidates.append((passage, rank, span))
+    if not candidates:
+        return []
+    vectors = embed([span.text for _, _, span in candidates])
+    terms = _terms(question)
+    scored = [
+        Evidence(
+            passage, rank, span,
+            float(vector @ query_vector) + policy.lexical_weight * _coverage(terms, span.text) - policy.rank_penalty * rank,
+        )
+        for (passage, rank, span), vector in zip(candidates, vectors, strict=True)
+    ]
+    return sorted(scored, key=lambda evidence: evidence.score, reverse=True)
+
+
 def compose_answer(
     question: str, query_vector: np.ndarray, retrieved: Retrieved, embed: Embed, policy: AnswerPolicy
 ) -> Answer:
     """Choose the sentences that best answer the question, or abstain when the evidence is weak."""
-    passages = retrieved.passages
-    if not passages or max(retrieved.cosines.values()) < policy.min_score:
-        return Answer(question=question, answer=NOT_FOUND, abstained=True, passages=tuple(passages))
-    considered = passages[: policy.passages_considered]
-    candidates = [(passage, span) for passage in considered for span in passage_sentences(passage)]
-    if not candidates:
-        return Answer(question=question, answer=NOT_FOUND, abstained=True, passages=tuple(passages))
-    vectors = embed([span.text for _, span in candidates])
-    terms = _terms(question)
-    scored = [
-        Candidate(passage, span, float(vector @ query_vector) + policy.lexical_weight * _coverage(terms, span.text))
-        for (passage, span), vector in zip(candidates, vectors, strict=True)
-    ]
-    chosen = sorted(scored, key=lambda candidate: candidate.score, reverse=True)[: policy.max_sentences]
-    chosen.sort(key=lambda c: (considered.index(c.passage), c.span.start))
-    return _cited(question, chosen, passages)
+    score = confidence(retrieved)
+    if not retrieved.passages or score < policy.min_confidence:
+        return abstention(question, retrieved, score)
+    ranked = rank_evidence(question, query_vector, retrieved.passages, embed, policy)
+    if not ranked:
+        return abstention(question, retrieved, score)
+    chosen = ranked[: policy.max_sentences]
+    return cite(question, [(evidence.span.text, evidence) for evidence in chosen], retrieved, score)
 
 
-def _cited(question: str, chosen: Sequence[Candidate], passages: Sequence[Passage]) -> Answer:
-    """Number citations by first use, one per quoted sentence, and join the answer text."""
-    citations: list[Citation] = []
-    parts: list[str] = []
-    for candidate in chosen:
-        passage, span = candidate.passage, candidate.span
-        number = len(citations) + 1
-        citations.append(
-            Citation(
-                n=number, article_id=passage.article_id, title=passage.title, date=passage.date,
-                source=passage.source, url=passage.url, chunk_id=passage.chunk_id, quote=span.text,
-                start=span.start, end=span.end, score=round(candidate.score, 6),
-            )
-        )
-        parts.append(f"{span.text} [{number}]")
+def cite(
+    question: str, sentences_with_evidence: Sequence[tuple[str, Evidence]], retrieved: Retrieved, score: float, mode: str = "extractive"
+) -> Answer:
+    """Number citations by first use, one per passage; each quote spans exactly the supporting sentences."""
+    groups: dict[str, list[Evidence]] = {}
+    for _, evidence in sentences_with_evidence:
+        groups.setdefault(evidence.passage.chunk_id, []).append(evidence)
+    numbers = {chunk_id: number for number, chunk_id in enumerate(groups, start=1)}
+    citations = tuple(_citation(numbers[chunk_id], members) for chunk_id, members in groups.items())
+    text = " ".join(f"{sentence} [{numbers[evidence.passage.chunk_id]}]" for sentence, evidence in sentences_with_evidence)
     return Answer(
-        question=question, answer=" ".join(parts), abstained=False, citations=tuple(citations), passages=tuple(passages)
+        question=question, answer=text, abstained=False, citations=citations, passages=tuple(retrieved.passages),
+        confidence=score, mode=mode,
+    )
+
+
+def _citation(number: int, members: Sequence[Evidence]) -> Citation:
+    """A citation whose quote runs from the first to the last supporting sentence of one passage."""
+    passage = members[0].passage
+    start = min(evidence.span.start for evidence in members)
+    end = max(evidence.span.end for evidence in members)
+    quote = passage.text[start - passage.start : end - passage.start]
+    return Citation(
+        n=number, article_id=passage.article_id, title=passage.title, date=passage.date, source=passage.source,
+        url=passage.url, chunk_id=passage.chunk_id, quote=quote, start=start, end=end,
+        score=round(max(evidence.score for evidence in members), 6),
     )
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from index.embedder import DEFAULT_MODEL
@@ -28,4 +28,17 @@ class Settings(BaseSettings):
     chunk_overlap: int = Field(default=1, ge=0, le=5, description="Sentences shared by consecutive chunks.")
     top_k: int = Field(default=5, ge=1, le=100, description="Passages returned by default.")
     max_question_chars: int = Field(default=2000, ge=10, description="Longest accepted question.")
-    answer_sentences: int = Field(default=2, ge=1, le=3, description="Sentences in an extractive answer.")
+    answer_sentences: int = Field(default=3, ge=1, le=3, description="Sentences in an extractive answer.")
+    min_confidence: float = Field(
+        default=0.45, ge=-1.0, le=1.0, description="Abstain when the best passage's cosine is below this."
+    )
+    keyword_weight: float = Field(default=0.3, ge=0.0, le=1.0, description="Weight of BM25 in hybrid retrieval.")
+    recency_weight: float = Field(default=1.0, ge=0.0, description="Bonus for recent articles when a question has as_of.")
+    recency_half_life_days: float = Field(default=14.0, gt=0, description="Days after which the recency bonus halves.")
+    conversation_ttl_seconds: float = Field(default=3600.0, gt=0, description="Idle time after which a conversation is forgotten.")
+    llm_url: str | None = Field(
+        default=None, description="OpenAI-compatible base URL (e.g. http://127.0.0.1:8080/v1) for generative answers."
+    )
+    llm_model: str = Field(default="local", description="Model name sent to the generative endpoint.")
+    llm_api_key: SecretStr | None = Field(default=None, description="Bearer key for the generative endpoint.")
+    llm_timeout_seconds: float = Field(default=20.0, gt=0, description="Give up on the generative endpoint after this.")

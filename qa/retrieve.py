@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date
 
 import numpy as np
@@ -48,11 +48,11 @@ def retrieve(
 ) -> Retrieved:
     """The k best passages: standardised dense + keyword scores, plus a decay bonus for recent articles."""
     if as_of and (filters.until is None or filters.until > as_of):
-        filters = SearchFilters(filters.since, as_of, filters.sources)
+        filters = replace(filters, until=as_of)
     allowed = snapshot.allowed_ids(filters)
     pool = max(k, policy.candidates)
     dense = dict(snapshot.dense(query_vector, pool, allowed))
-    keyword = dict(snapshot.keyword(question, pool, allowed)) if policy.keyword_weight > 0 else {}
+    keyword = dict(snapshot.keyword(question, pool, filters)) if policy.keyword_weight > 0 else {}
     scores = fuse(dense, keyword, policy.keyword_weight)
     rows = snapshot.chunks(list(scores))
     if as_of and policy.recency_weight > 0:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Sequence
+from dataclasses import replace
 from datetime import date
 from pathlib import Path
 
@@ -14,9 +15,11 @@ from index.build import IndexReport, update_index
 from index.chunking import ChunkingPolicy
 from index.embedder import Embedder, SentenceTransformerEmbedder
 from index.store import IndexSnapshot, index_exists
-from qa.answer import AnswerPolicy, compose_answer
+from qa.answer import AnswerPolicy, Evidence, abstention, cite, compose_answer, confidence, passage_sentences
+from qa.chat import ConversationStore, Turn, resolve_follow_up
 from qa.config import Settings
 from qa.errors import ArticleNotFoundError, InvalidQuestionError
+from qa.generate import NOT_FOUND_REPLY, ChatEndpoint, GenerationError, build_messages, parse_reply, request_completion
 from qa.retrieve import RetrievalPolicy, Retrieved, retrieve
 from qa.types import Answer, Article, Passage, SearchFilters
 
@@ -30,20 +33,30 @@ class QAService:
         embedder: Embedder | None = None,
         retrieval: RetrievalPolicy | None = None,
         answering: AnswerPolicy | None = None,
+        conversations: ConversationStore | None = None,
     ) -> None:
         self.settings = settings
         self._embedder = embedder
-        self.retrieval = retrieval or RetrievalPolicy()
-        self.answering = answering or AnswerPolicy(max_sentences=settings.answer_sentences)
+        self.retrieval = retrieval or RetrievalPolicy(
+            keyword_weight=settings.keyword_weight,
+            recency_weight=settings.recency_weight,
+            recency_half_life_days=settings.recency_half_life_days,
+        )
+        self.answering = answering or AnswerPolicy(
+            max_sentences=settings.answer_sentences, min_confidence=settings.min_confidence
+        )
+        self.conversations = conversations or ConversationStore(settings.conversation_ttl_seconds)
         self._snapshot: IndexSnapshot | None = None
         self._lock = threading.Lock()
+        self._write_lock = threading.Lock()
 
     @property
     def embedder(self) -> Embedder:
         """The embedding model, loaded on first use."""
-        if self._embedder is None:
-            self._embedder = SentenceTransformerEmbedder(self.settings.model)
-        return self._embedder
+        with self._lock:
+            if self._embedder is None:
+                self._embedder = SentenceTransformerEmbedder(self.settings.model)
+            return self._embedder
 
     @property
     def index_dir(self) -> Path:
@@ -55,16 +68,16 @@ class QAService:
         """Chunk sizes from the settings."""
         return ChunkingPolicy(self.settings.chunk_tokens, self.settings.chunk_overlap)
 
-    def index_paths(
-        self, paths: Sequence[Path], prune: bool = True, show_progress: bool = False
-    ) -> IndexReport:
+    def index_paths(self, paths: Sequence[Path], prune: bool = True, show_progress: bool = False) -> IndexReport:
         """Index the articles under paths; with prune, drop articles no longer there. Load errors are reported."""
         loaded = load_paths(paths)
-        report = update_index(
-            self.index_dir, self.embedder, self.chunking, loaded.articles, prune=prune and not loaded.errors,
-            show_progress=show_progress,
-        )
+        with self._write_lock:
+            report = update_index(
+                self.index_dir, self.embedder, self.chunking, loaded.articles,
+                prune=prune and not loaded.errors, show_progress=show_progress,
+            )
         report.errors = loaded.errors
+        self._refresh()
         return report
 
     def ensure_index(self, show_progress: bool = False) -> IndexReport | None:
@@ -75,17 +88,19 @@ class QAService:
 
     def upsert_articles(self, articles: Sequence[Article]) -> IndexReport:
         """Add or replace articles; they are searchable when this returns."""
-        report = update_index(self.index_dir, self.embedder, self.chunking, articles)
+        with self._write_lock:
+            report = update_index(self.index_dir, self.embedder, self.chunking, articles)
         self._refresh()
         return report
 
     def delete_articles(self, article_ids: Sequence[str]) -> IndexReport:
         """Remove articles; they are never cited once this returns."""
-        snapshot = self.snapshot()
-        missing = [article_id for article_id in dict.fromkeys(article_ids) if snapshot.article(article_id) is None]
-        if missing:
-            raise ArticleNotFoundError(f"no article with id {', '.join(map(repr, missing))} in the index")
-        report = update_index(self.index_dir, self.embedder, self.chunking, deletes=article_ids)
+        with self._write_lock:
+            snapshot = self.snapshot()
+            missing = [article_id for article_id in dict.fromkeys(article_ids) if snapshot.article(article_id) is None]
+            if missing:
+                raise ArticleNotFoundError(f"no article with id {', '.join(map(repr, missing))} in the index")
+            report = update_index(self.index_dir, self.embedder, self.chunking, deletes=article_ids)
         self._refresh()
         return report
 
@@ -97,27 +112,30 @@ class QAService:
         return self._retrieve(text, self._query_vector(text), k, filters, as_of).passages
 
     def ask(
-        self, question: str, k: int | None = None, filters: SearchFilters | None = None, as_of: date | None = None
+        self,
+        question: str,
+        k: int | None = None,
+        filters: SearchFilters | None = None,
+        as_of: date | None = None,
+        conversation_id: str | None = None,
     ) -> Answer:
-        """A short answer whose every sentence cites the passage it was taken from."""
+        """A short answer whose every sentence cites the passage it was taken from; follow-ups use the conversation."""
         text = self.validate_question(question)
-        vector = self._query_vector(text)
-        retrieved = self._retrieve(text, vector, k, filters, as_of)
-        return compose_answer(text, vector, retrieved, self.embedder.embed, self.answering)
-
-    def _retrieve(
-        self, text: str, vector: np.ndarray, k: int | None, filters: SearchFilters | None, as_of: date | None
-    ) -> Retrieved:
-        """Retrieve from the live snapshot with the service's policy."""
-        return retrieve(
-            self.snapshot(), text, vector, k or self.settings.top_k, filters or SearchFilters(), self.retrieval, as_of
-        )
+        conversation = self.conversations.get_or_create(conversation_id)
+        resolved = resolve_follow_up(text, conversation.turns)
+        vector = self._query_vector(resolved)
+        retrieved = self._retrieve(resolved, vector, k, filters, as_of)
+        answer = self._generate(resolved, vector, retrieved) if self.settings.llm_url else None
+        answer = answer or compose_answer(resolved, vector, retrieved, self.embedder.embed, self.answering)
+        answer = replace(answer, question=text, resolved_question=resolved, conversation_id=conversation.id)
+        self.conversations.record(conversation, Turn(text, resolved, answer.answer))
+        return answer
 
     def article(self, article_id: str) -> Article:
         """One indexed article with its full text."""
         found = self.snapshot().article(article_id)
         if found is None:
-            raise ArticleNotFoundError(f"no article with id {article_id!r}; list them with `qa articles`")
+            raise ArticleNotFoundError(f"no article with id {article_id!r}; list them with GET /v1/articles")
         return found
 
     def articles(self, limit: int = 100, offset: int = 0) -> list[Article]:
@@ -138,15 +156,59 @@ class QAService:
 
     def snapshot(self) -> IndexSnapshot:
         """The live index generation, reopened when a newer one has been published."""
+        embedder = self.embedder
         with self._lock:
             if self._snapshot is None or not self._snapshot.is_current():
-                self._snapshot = IndexSnapshot.open(self.index_dir, self.embedder.name, self.embedder.dimension)
+                self._snapshot = IndexSnapshot.open(self.index_dir, embedder.name, embedder.dimension)
             return self._snapshot
 
     def _refresh(self) -> None:
         """Drop the cached snapshot so the next call opens the newest generation."""
         with self._lock:
             self._snapshot = None
+
+    def _retrieve(
+        self, text: str, vector: np.ndarray, k: int | None, filters: SearchFilters | None, as_of: date | None
+    ) -> Retrieved:
+        """Retrieve from the live snapshot with the service's policy."""
+        return retrieve(
+            self.snapshot(), text, vector, k or self.settings.top_k, filters or SearchFilters(), self.retrieval, as_of
+        )
+
+    def _generate(self, question: str, vector: np.ndarray, retrieved: Retrieved) -> Answer | None:
+        """A generated answer whose sentences cite existing passages, or None to fall back to the extractive one."""
+        score = confidence(retrieved)
+        if not retrieved.passages or score < self.answering.min_confidence:
+            return None
+        key = self.settings.llm_api_key
+        endpoint = ChatEndpoint(
+            str(self.settings.llm_url), self.settings.llm_model, key.get_secret_value() if key else None,
+            self.settings.llm_timeout_seconds,
+        )
+        passages = retrieved.passages
+        try:
+            reply = request_completion(endpoint, build_messages(question, passages))
+        except GenerationError:
+            return None
+        if reply.strip() == NOT_FOUND_REPLY:
+            return abstention(question, retrieved, score)
+        generated = parse_reply(reply, len(passages))
+        if not generated:
+            return None
+        supported = [
+            (sentence.text, self._supporting_sentence(sentence.text, passages[number - 1], number - 1))
+            for sentence in generated
+            for number in sentence.passages[:1]
+        ]
+        return cite(question, supported, retrieved, score, mode="generative")
+
+    def _supporting_sentence(self, claim: str, passage: Passage, rank: int) -> Evidence:
+        """The sentence of the passage closest in meaning to a generated claim."""
+        spans = passage_sentences(passage)
+        vectors = self.embedder.embed([claim, *(span.text for span in spans)])
+        similarities = vectors[1:] @ vectors[0]
+        best = int(np.argmax(similarities))
+        return Evidence(passage, rank, spans[best], float(similarities[best]))
 
     def _query_vector(self, question: str) -> np.ndarray:
         """The question's embedding."""

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date
 
 
@@ -43,6 +43,7 @@ class SearchFilters:
     since: date | None = None
     until: date | None = None
     sources: tuple[str, ...] = ()
+    exclude_articles: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -90,4 +91,5 @@ class Answer:
     passages: tuple[Passage, ...] = ()
     resolved_question: str = ""
     conversation_id: str | None = None
-    extra: dict[str, object] = field(default_factory=dict)
+    confidence: float = 0.0
+    mode: str = "extractive"

@@ -21,6 +21,7 @@ def invoke(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Callable[..., Res
     """Run `qa` with a fake-embedder service factory and a private index."""
     monkeypatch.setenv("QA_INDEX_DIR", str(tmp_path / "cli-index"))
     monkeypatch.setenv("QA_SEEDS_DIR", str(SEEDS))
+    monkeypatch.setenv("QA_MIN_CONFIDENCE", "-1")
     embedder = HashingEmbedder()
 
     def run(*args: str) -> Result:

@@ -21,6 +21,7 @@ def test_gcc_question_cites_the_gcc_passage(real_service: QAService) -> None:
     assert first.title == "Telephonic Condolences to Iran"
     assert first.date is not None and first.date.isoformat() == "2026-03-07"
     assert "Gulf Cooperation Council (GCC)" in first.quote
+    assert answer.answer.startswith("He confirmed that Moscow maintained constant contact with Gulf Cooperation Council")
     assert answer.answer.index("[1]") > answer.answer.index("Gulf Cooperation Council")
     text = real_service.article(SEED_ID).text
     for citation in answer.citations:
