@@ -70,6 +70,7 @@ class SentenceTransformerEmbedder:
         from transformers.utils import logging as transformers_logging
 
         transformers_logging.disable_progress_bar()
+        transformers_logging.set_verbosity_error()
 
         self._name, path = resolve_model(model)
         try:
