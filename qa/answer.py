@@ -2,19 +2,17 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
 
-from index.store import STOPWORDS
 from index.text import Span, paragraphs, sentences
 from qa.retrieve import Retrieved
+from qa.terms import coverage, stemmed_terms
 from qa.types import Answer, Citation, Passage
 
 NOT_FOUND = "The sources don't cover this: no passage in the indexed articles answers the question."
-_TERM = re.compile(r"\w+")
 
 Embed = Callable[[Sequence[str]], np.ndarray]
 
@@ -38,6 +36,8 @@ class Evidence:
     rank: int
     span: Span
     score: float
+    similarity: float
+    lexical: float = 0.0
 
 
 def passage_sentences(passage: Passage) -> list[Span]:
@@ -49,9 +49,10 @@ def passage_sentences(passage: Passage) -> list[Span]:
     return spans
 
 
-def confidence(retrieved: Retrieved) -> float:
-    """The raw cosine of the best passage: unlike fused scores, comparable across questions and corpora."""
-    return max(retrieved.cosines.values(), default=0.0)
+def confidence(retrieved: Retrieved, evidence: Sequence[Evidence] = ()) -> float:
+    """Best passage cosine, or best sentence cosine plus its lexical coverage: raw similarities (unlike fused
+    scores) are comparable across questions, and sentences make them comparable across chunk lengths."""
+    return max([*retrieved.cosines.values(), *(item.similarity + item.lexical for item in evidence)], default=0.0)
 
 
 def abstention(question: str, retrieved: Retrieved, score: float) -> Answer:
@@ -76,13 +77,12 @@ def rank_evidence(
     if not candidates:
         return []
     vectors = embed([span.text for _, _, span in candidates])
-    terms = _terms(question)
+    terms = stemmed_terms(question)
+    similarities = vectors @ query_vector
+    lexical = [policy.lexical_weight * coverage(terms, span.text) for _, _, span in candidates]
     scored = [
-        Evidence(
-            passage, rank, span,
-            float(vector @ query_vector) + policy.lexical_weight * _coverage(terms, span.text) - policy.rank_penalty * rank,
-        )
-        for (passage, rank, span), vector in zip(candidates, vectors, strict=True)
+        Evidence(passage, rank, span, float(similarity) + bonus - policy.rank_penalty * rank, float(similarity), bonus)
+        for (passage, rank, span), similarity, bonus in zip(candidates, similarities, lexical, strict=True)
     ]
     return sorted(scored, key=lambda evidence: evidence.score, reverse=True)
 
@@ -91,11 +91,9 @@ def compose_answer(
     question: str, query_vector: np.ndarray, retrieved: Retrieved, embed: Embed, policy: AnswerPolicy
 ) -> Answer:
     """Choose the sentences that best answer the question, or abstain when the evidence is weak."""
-    score = confidence(retrieved)
-    if not retrieved.passages or score < policy.min_confidence:
-        return abstention(question, retrieved, score)
     ranked = rank_evidence(question, query_vector, retrieved.passages, embed, policy)
-    if not ranked:
+    score = confidence(retrieved, ranked)
+    if not ranked or score < policy.min_confidence:
         return abstention(question, retrieved, score)
     chosen = ranked[: policy.max_sentences]
     return cite(question, [(evidence.span.text, evidence) for evidence in chosen], retrieved, score)
@@ -128,13 +126,3 @@ def _citation(number: int, members: Sequence[Evidence]) -> Citation:
         url=passage.url, chunk_id=passage.chunk_id, quote=quote, start=start, end=end,
         score=round(max(evidence.score for evidence in members), 6),
     )
-
-
-def _terms(text: str) -> set[str]:
-    """Content words of a text, lower-cased."""
-    return {term for term in _TERM.findall(text.lower()) if term not in STOPWORDS}
-
-
-def _coverage(terms: set[str], sentence: str) -> float:
-    """Share of the question's content words that the sentence contains."""
-    return len(terms & _terms(sentence)) / len(terms) if terms else 0.0

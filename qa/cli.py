@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import sys
 from collections.abc import Callable
 from datetime import date, datetime
@@ -71,6 +72,10 @@ def query_options(function: F) -> F:
             click.option("--since", type=click.DateTime(["%Y-%m-%d"]), callback=_to_date, help="Only articles dated on or after."),
             click.option("--until", type=click.DateTime(["%Y-%m-%d"]), callback=_to_date, help="Only articles dated on or before."),
             click.option("--source", "sources", multiple=True, help="Only articles whose source path or url contains this."),
+            click.option(
+                "--as-of", type=click.DateTime(["%Y-%m-%d"]), callback=_to_date,
+                help="Answer as of this date: no later articles, and recent ones preferred.",
+            ),
             index_dir_option,
             json_option,
         ]
@@ -108,12 +113,12 @@ def index_command(paths: tuple[Path, ...], rebuild: bool, index_dir: Path | None
 @_user_errors
 def search(
     question: str, k: int | None, since: date | None, until: date | None, sources: tuple[str, ...],
-    index_dir: Path | None, as_json: bool,
+    as_of: date | None, index_dir: Path | None, as_json: bool,
 ) -> None:
     """Show the passages that best match a question."""
     service = _service(index_dir)
     service.ensure_index(show_progress=not as_json)
-    passages = service.search(question, k, SearchFilters(since, until, sources))
+    passages = service.search(question, k, SearchFilters(since, until, sources), as_of)
     if as_json:
         click.echo(json.dumps({"question": question.strip(), "passages": [passage_to_dict(p) for p in passages]}, ensure_ascii=False))
         return
@@ -127,16 +132,69 @@ def search(
 @_user_errors
 def ask(
     question: str, k: int | None, since: date | None, until: date | None, sources: tuple[str, ...],
-    index_dir: Path | None, as_json: bool,
+    as_of: date | None, index_dir: Path | None, as_json: bool,
 ) -> None:
     """Answer a question from the indexed articles, citing the passages used."""
     service = _service(index_dir)
     service.ensure_index(show_progress=not as_json)
-    answer = service.ask(question, k, SearchFilters(since, until, sources))
+    answer = service.ask(question, k, SearchFilters(since, until, sources), as_of)
     if as_json:
         click.echo(json.dumps(answer_to_dict(answer), ensure_ascii=False))
     else:
         _print_answer(answer)
+
+
+@main.command()
+@click.option("--k", type=click.IntRange(1, 100), default=None, help="Passages to retrieve.")
+@click.option("--as-of", type=click.DateTime(["%Y-%m-%d"]), callback=_to_date, help="Answer as of this date.")
+@index_dir_option
+@_user_errors
+def chat(k: int | None, as_of: date | None, index_dir: Path | None) -> None:
+    """Ask questions interactively; follow-ups use the conversation. /new starts over, /quit or Ctrl-D leaves."""
+    service = _service(index_dir)
+    service.ensure_index(show_progress=True)
+    conversation_id: str | None = None
+    click.echo("Ask about the indexed articles. /new starts a new conversation, /quit leaves.")
+    while True:
+        try:
+            question = click.prompt("", prompt_suffix="> ", default="", show_default=False).strip()
+        except click.Abort:
+            click.echo()
+            return
+        if question in ("/quit", "/exit"):
+            return
+        if question == "/new":
+            conversation_id = None
+            click.echo("New conversation.")
+            continue
+        if not question:
+            continue
+        try:
+            answer = service.ask(question, k, as_of=as_of, conversation_id=conversation_id)
+        except QAError as error:
+            click.echo(f"error: {error}", err=True)
+            continue
+        conversation_id = answer.conversation_id
+        if answer.resolved_question != answer.question:
+            click.secho(f"(understood as: {answer.resolved_question})", dim=True)
+        _print_answer(answer)
+        click.echo()
+
+
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on (0.0.0.0 for all).")
+@click.option("--port", type=click.IntRange(1, 65535), default=8000, show_default=True, help="Port to listen on.")
+@index_dir_option
+@_user_errors
+def serve(host: str, port: int, index_dir: Path | None) -> None:
+    """Serve the HTTP API and chat page; the model and index load once at start-up (from the seeds if absent)."""
+    import uvicorn
+
+    from api.app import create_app
+    from api.settings import ApiSettings
+
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s:     %(name)s: %(message)s")
+    uvicorn.run(create_app(_service(index_dir), ApiSettings()), host=host, port=port, log_level="info")
 
 
 @main.command("eval")
@@ -144,18 +202,28 @@ def ask(
 @click.option("--questions", type=click.Path(path_type=Path, exists=True, dir_okay=False), required=True)
 @click.option("--k", type=click.IntRange(1, 100), default=10, show_default=True)
 @click.option("--limit", type=click.IntRange(1), default=None, help="Only the first N questions.")
+@click.option("--unanswerable", is_flag=True, help="Also ask each question with its gold articles removed.")
+@click.option("--as-of-question-date", is_flag=True, help="Ask each question as of its own date (recency, no later articles).")
 @json_option
 @_user_errors
-def eval_command(corpus: Path, questions: Path, k: int, limit: int | None, as_json: bool) -> None:
-    """Measure retrieval quality and latency on a corpus with gold passages."""
-    from qa.evaluate import run_eval
+def eval_command(
+    corpus: Path, questions: Path, k: int, limit: int | None, unanswerable: bool, as_of_question_date: bool, as_json: bool
+) -> None:
+    """Measure retrieval quality, answers, abstention and latency on a corpus with gold passages."""
+    from qa.evaluate import EvalOptions, run_eval
 
-    results = run_eval(_factory(), Settings(), corpus, questions, k, limit, show_progress=not as_json)
+    options = EvalOptions(k, limit, unanswerable, as_of_question_date, show_progress=not as_json)
+    results = run_eval(_factory(), Settings(), corpus, questions, options)
     if as_json:
         click.echo(json.dumps(results))
         return
+    tradeoff = results.pop("abstention_tradeoff", [])
     for name, value in results.items():
-        click.echo(f"{name:>26}  {value}")
+        click.echo(f"{name:>36}  {value}")
+    if tradeoff:
+        click.echo("\n threshold  answered (answerable)  abstained (unanswerable)")
+        for row in tradeoff:
+            click.echo(f"{row['threshold']:>10.2f}  {row['answer_rate_answerable']:>21.3f}  {row['abstain_rate_unanswerable']:>24.3f}")
 
 
 def _print_report(report: IndexReport, as_json: bool) -> None:

@@ -7,6 +7,7 @@ import json
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +20,8 @@ from tqdm import tqdm
 from qa.config import Settings
 from qa.errors import QAError
 from qa.service import QAService
-from qa.types import Passage
+from qa.answer import passage_sentences
+from qa.types import Answer, Passage, SearchFilters
 
 MEASURES = {"recall@1": R @ 1, "recall@5": R @ 5, "recall@10": R @ 10, "mrr@10": RR @ 10, "ndcg@10": nDCG @ 10}
 
@@ -92,20 +94,101 @@ def timed(function: Callable[[], Any]) -> tuple[Any, float]:
     return result, (time.perf_counter() - started) * 1000
 
 
+@dataclass(frozen=True)
+class EvalOptions:
+    """What `qa eval` measures and how."""
+
+    k: int = 10
+    limit: int | None = None
+    unanswerable: bool = False
+    as_of_question_date: bool = False
+    show_progress: bool = False
+
+
 def run_eval(
-    factory: Callable[[Settings], QAService], settings: Settings, corpus: Path, questions_path: Path, k: int, limit: int | None, show_progress: bool
-) -> dict[str, float | int]:
-    """Index the corpus (reused when unchanged), run every question, return the metrics."""
-    questions = load_questions(questions_path)[:limit]
+    factory: Callable[[Settings], QAService], settings: Settings, corpus: Path, questions_path: Path, options: EvalOptions
+) -> dict[str, Any]:
+    """Index the corpus (reused when unchanged), run every question, return retrieval and answer metrics."""
+    questions = load_questions(questions_path)[: options.limit]
     directory = eval_index_dir(settings.index_dir.parent / "eval", corpus, settings.model, settings.chunk_tokens)
     service = factory(settings.model_copy(update={"index_dir": directory}))
-    report = service.index_paths([corpus], show_progress=show_progress)
+    report = service.index_paths([corpus], show_progress=options.show_progress)
     if report.errors:
         raise QAError(f"{len(report.errors)} corpus records could not be loaded, first: {report.errors[0]}")
     rankings: dict[str, list[Passage]] = {}
     latencies: list[float] = []
-    for question in tqdm(questions, desc="Questions", unit="q", disable=not show_progress):
-        passages, elapsed = timed(lambda: service.search(question.text, k * 3))
+    answered: list[Answer] = []
+    unanswerable: list[Answer] = []
+    for question in tqdm(questions, desc="Questions", unit="q", disable=not options.show_progress):
+        as_of = date.fromisoformat(question.date[:10]) if options.as_of_question_date and question.date else None
+        passages, elapsed = timed(lambda: service.search(question.text, options.k * 3, as_of=as_of))
         rankings[question.id] = passages
         latencies.append(elapsed)
-    return {"n_questions": len(questions), **ranking_metrics(rankings, questions, k), **latency_summary(latencies)}
+        answered.append(service.ask(question.text, as_of=as_of))
+        if options.unanswerable:
+            without_gold = SearchFilters(exclude_articles=question.gold)
+            unanswerable.append(service.ask(question.text, filters=without_gold, as_of=as_of))
+    results: dict[str, Any] = {
+        "n_questions": len(questions),
+        **ranking_metrics(rankings, questions, options.k),
+        **latency_summary(latencies),
+        **answer_metrics(questions, answered, unanswerable, service),
+    }
+    if options.unanswerable:
+        results["abstention_tradeoff"] = abstention_tradeoff(answered, unanswerable)
+    return results
+
+
+def answer_hit(question: Question, text: str) -> bool:
+    """Whether the text contains one of the question's gold answers (case-insensitive)."""
+    lowered = text.lower()
+    return any(gold.lower() in lowered for gold in question.answers if gold.strip())
+
+
+def answer_metrics(
+    questions: list[Question], answered: list[Answer], unanswerable: list[Answer], service: QAService
+) -> dict[str, float]:
+    """answer_hit (and the first-sentence baseline), abstention rates and citation exactness."""
+    with_gold = [(question, answer) for question, answer in zip(questions, answered, strict=True) if question.answers]
+    hits = [answer_hit(question, answer.answer) for question, answer in with_gold if not answer.abstained]
+    baseline = [
+        answer_hit(question, _first_sentence(answer.passages[0])) if answer.passages else False
+        for question, answer in with_gold
+    ]
+    citations = [citation for answer in answered + unanswerable for citation in answer.citations]
+    texts = service.snapshot().article_texts(sorted({citation.article_id for citation in citations}))
+    exact = [texts.get(citation.article_id, "")[citation.start : citation.end] == citation.quote for citation in citations]
+    metrics = {
+        "answer_hit": _share(hits, len(with_gold)),
+        "answer_hit_baseline_first_sentence": _share(baseline, len(with_gold)),
+        "abstain_rate_answerable": _share([answer.abstained for answer in answered], len(answered)),
+        "citation_exact": _share(exact, len(exact)) if exact else 1.0,
+    }
+    if unanswerable:
+        metrics["abstain_rate_unanswerable"] = _share([answer.abstained for answer in unanswerable], len(unanswerable))
+    return metrics
+
+
+def abstention_tradeoff(answered: list[Answer], unanswerable: list[Answer]) -> list[dict[str, float]]:
+    """Answer rate on answerable and abstention rate on unanswerable questions at several confidence thresholds."""
+    kept = np.array([answer.confidence for answer in answered])
+    removed = np.array([answer.confidence for answer in unanswerable])
+    return [
+        {
+            "threshold": round(float(threshold), 2),
+            "answer_rate_answerable": round(float((kept >= threshold).mean()), 4),
+            "abstain_rate_unanswerable": round(float((removed < threshold).mean()), 4),
+        }
+        for threshold in np.arange(0.30, 0.71, 0.05)
+    ]
+
+
+def _first_sentence(passage: Passage) -> str:
+    """The baseline answer: the first sentence of a passage."""
+    spans = passage_sentences(passage)
+    return spans[0].text if spans else passage.text
+
+
+def _share(flags: list[bool], total: int) -> float:
+    """Fraction of true flags over total (0 when there is nothing to count)."""
+    return round(sum(flags) / total, 4) if total else 0.0

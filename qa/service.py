@@ -15,8 +15,17 @@ from index.build import IndexReport, update_index
 from index.chunking import ChunkingPolicy
 from index.embedder import Embedder, SentenceTransformerEmbedder
 from index.store import IndexSnapshot, index_exists
-from qa.answer import AnswerPolicy, Evidence, abstention, cite, compose_answer, confidence, passage_sentences
-from qa.chat import ConversationStore, Turn, resolve_follow_up
+from qa.answer import (
+    AnswerPolicy,
+    Evidence,
+    abstention,
+    cite,
+    compose_answer,
+    confidence,
+    passage_sentences,
+    rank_evidence,
+)
+from qa.chat import ConversationStore, Turn, follow_up_vector, resolve_follow_up
 from qa.config import Settings
 from qa.errors import ArticleNotFoundError, InvalidQuestionError
 from qa.generate import NOT_FOUND_REPLY, ChatEndpoint, GenerationError, build_messages, parse_reply, request_completion
@@ -123,7 +132,11 @@ class QAService:
         text = self.validate_question(question)
         conversation = self.conversations.get_or_create(conversation_id)
         resolved = resolve_follow_up(text, conversation.turns)
-        vector = self._query_vector(resolved)
+        if resolved == text:
+            vector = self._query_vector(text)
+        else:
+            own, context = self.embedder.embed([text, conversation.turns[-1].resolved])
+            vector = follow_up_vector(own, context)
         retrieved = self._retrieve(resolved, vector, k, filters, as_of)
         answer = self._generate(resolved, vector, retrieved) if self.settings.llm_url else None
         answer = answer or compose_answer(resolved, vector, retrieved, self.embedder.embed, self.answering)
@@ -177,8 +190,8 @@ class QAService:
 
     def _generate(self, question: str, vector: np.ndarray, retrieved: Retrieved) -> Answer | None:
         """A generated answer whose sentences cite existing passages, or None to fall back to the extractive one."""
-        score = confidence(retrieved)
-        if not retrieved.passages or score < self.answering.min_confidence:
+        score = confidence(retrieved, rank_evidence(question, vector, retrieved.passages, self.embedder.embed, self.answering))
+        if score < self.answering.min_confidence:
             return None
         key = self.settings.llm_api_key
         endpoint = ChatEndpoint(
@@ -208,7 +221,7 @@ class QAService:
         vectors = self.embedder.embed([claim, *(span.text for span in spans)])
         similarities = vectors[1:] @ vectors[0]
         best = int(np.argmax(similarities))
-        return Evidence(passage, rank, spans[best], float(similarities[best]))
+        return Evidence(passage, rank, spans[best], float(similarities[best]), float(similarities[best]))
 
     def _query_vector(self, question: str) -> np.ndarray:
         """The question's embedding."""

@@ -1,0 +1,29 @@
+"""Content terms of a text, stemmed, for lexical evidence (query-term coverage)."""
+
+from __future__ import annotations
+
+import re
+from functools import lru_cache
+
+import snowballstemmer
+
+from index.store import STOPWORDS
+
+_TERM = re.compile(r"\w+")
+
+
+@lru_cache(maxsize=1)
+def _stemmer() -> snowballstemmer.stemmer:
+    """The English Snowball stemmer (built once; stateless for our use)."""
+    return snowballstemmer.stemmer("english")
+
+
+def stemmed_terms(text: str) -> set[str]:
+    """Stemmed content words of a text, lower-cased, stop words removed."""
+    words = [word for word in _TERM.findall(text.lower()) if word not in STOPWORDS]
+    return set(_stemmer().stemWords(words))
+
+
+def coverage(question_terms: set[str], text: str) -> float:
+    """Share of the question's stemmed content words that the text contains."""
+    return len(question_terms & stemmed_terms(text)) / len(question_terms) if question_terms else 0.0
