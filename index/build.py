@@ -8,22 +8,25 @@ import os
 import shutil
 import sqlite3
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from typing import TypeVar
 from pathlib import Path
 
+import numpy as np
 from tqdm import tqdm
 
 from index import database
 from index.chunking import ChunkingPolicy, chunk_article
 from index.embedder import Embedder
 from index.manifest import Manifest, fsync_directory, read_manifest, write_manifest
-from index.vectors import build_vector_index, save_vector_index
+from index.vectors import build_vector_index, choose_kind, load_vector_index, save_vector_index, update_vector_index
 from qa.errors import IndexNotFoundError
 from qa.types import Article, Chunk
 
 EMBED_BATCH = 256
+T = TypeVar("T")
 
 
 @dataclass
@@ -55,64 +58,100 @@ def update_index(
     prune: bool = False,
     show_progress: bool = False,
 ) -> IndexReport:
-    """Add or replace articles, delete ids (or, with prune, every article not in upserts), and publish."""
+    """Add or replace articles, delete ids (or, with prune, every article not in upserts), and publish.
+
+    Nothing is written when nothing changed; otherwise a new generation is written aside and published by
+    replacing the manifest atomically, so readers and crashes only ever see a whole generation.
+    """
     started = time.perf_counter()
     directory.mkdir(parents=True, exist_ok=True)
     with _exclusive(directory):
         previous = _current_manifest(directory, embedder)
-        generation = previous.generation + 1 if previous else 1
-        draft = Manifest(embedder.name, embedder.dimension, generation, chunk_tokens=policy.max_tokens)
         _remove_unpublished(directory, previous)
-        database_path = draft.database_path(directory)
-        if previous:
-            _copy_database(previous.database_path(directory), database_path)
-        connection = database.connect(database_path)
-        try:
-            report = _apply(connection, embedder, policy, upserts, deletes, prune, show_progress)
-            articles, chunks = database.counts(connection)
-            ids, vectors = database.all_chunk_vectors(connection, embedder.dimension)
-        finally:
-            connection.close()
-        _fsync(database_path)
-        save_vector_index(build_vector_index(ids, vectors, embedder.dimension), draft.vectors_path(directory))
-        write_manifest(directory, Manifest(**{**draft.__dict__, "articles": articles, "chunks": chunks}))
-        if previous:
-            _remove_generation(directory, previous)
-    report.chunks = chunks
-    report.seconds = round(time.perf_counter() - started, 3)
-    return report
+        existing = _read_previous(directory, previous, database.article_hashes, {})
+        plan = _plan(existing, upserts, deletes, prune)
+        if previous and not plan.changed and not plan.removed:
+            plan.report.chunks = previous.chunks
+        else:
+            chunked = _chunk_all(plan.changed, embedder, policy, show_progress)
+            vectors = _embed_missing(directory, previous, embedder, chunked, plan.report, show_progress)
+            _publish(directory, previous, embedder, policy, plan, chunked, vectors)
+    plan.report.seconds = round(time.perf_counter() - started, 3)
+    return plan.report
 
 
-def _apply(
-    connection: sqlite3.Connection,
-    embedder: Embedder,
-    policy: ChunkingPolicy,
-    upserts: Sequence[Article],
-    deletes: Sequence[str],
-    prune: bool,
-    show_progress: bool,
-) -> IndexReport:
-    """Do the whole change in one transaction."""
-    report = IndexReport()
-    existing = database.article_hashes(connection)
+@dataclass
+class _Plan:
+    """What an update will change, decided from the live generation before anything is written."""
+
+    report: IndexReport
+    changed: list[Article]
+    replaced: set[str]
+    removed: set[str]
+
+
+def _plan(existing: dict[str, str], upserts: Sequence[Article], deletes: Sequence[str], prune: bool) -> _Plan:
+    """Compare incoming articles with stored hashes."""
     incoming = {article.id: article for article in upserts}
     changed = [article for article in incoming.values() if existing.get(article.id) != article.content_hash]
-    report.added = sum(1 for article in changed if article.id not in existing)
-    report.updated = len(changed) - report.added
-    report.unchanged = len(incoming) - len(changed)
     removed = {article_id for article_id in deletes if article_id in existing}
     if prune:
         removed |= set(existing) - set(incoming)
+    report = IndexReport()
+    report.added = sum(1 for article in changed if article.id not in existing)
+    report.updated = len(changed) - report.added
+    report.unchanged = len(incoming) - len(changed)
     report.removed = len(removed)
-    chunked = _chunk_all(changed, embedder, policy, show_progress)
-    keys = {article_id: [_key(text) for _, text in pairs] for article_id, pairs in chunked.items()}
-    report.embedded = _embed_missing(connection, embedder, chunked, keys, show_progress)
-    with connection:
-        database.delete_articles(connection, removed | {article.id for article in changed if article.id in existing})
-        for article in changed:
-            database.insert_article(connection, article, [chunk for chunk, _ in chunked[article.id]], keys[article.id])
-        database.drop_unused_vectors(connection)
-    return report
+    return _Plan(report, changed, {article.id for article in changed if article.id in existing}, removed)
+
+
+def _publish(
+    directory: Path,
+    previous: Manifest | None,
+    embedder: Embedder,
+    policy: ChunkingPolicy,
+    plan: _Plan,
+    chunked: dict[str, list[tuple[Chunk, str]]],
+    vectors: dict[str, np.ndarray],
+) -> None:
+    """Write the next generation (database, then vectors) and switch the manifest to it."""
+    generation = previous.generation + 1 if previous else 1
+    draft = Manifest(embedder.name, embedder.dimension, generation, chunk_tokens=policy.max_tokens)
+    database_path = draft.database_path(directory)
+    if previous:
+        _copy_database(previous.database_path(directory), database_path)
+    connection = database.connect(database_path)
+    try:
+        with connection:
+            removed_rows = database.delete_articles(connection, plan.removed | plan.replaced)
+            database.store_vectors(connection, vectors)
+            added_rows = [
+                rowid
+                for article in plan.changed
+                for rowid in database.insert_article(
+                    connection, article, [chunk for chunk, _ in chunked[article.id]],
+                    [_key(text) for _, text in chunked[article.id]],
+                )
+            ]
+            database.drop_unused_vectors(connection)
+        articles, chunks = database.counts(connection)
+        kind = choose_kind(chunks)
+        if previous and previous.faiss_kind == kind and chunks <= 4 * max(previous.trained_size, 1):
+            added_ids, added_vectors = database.chunk_vectors(connection, embedder.dimension, added_rows)
+            index = update_vector_index(load_vector_index(previous.vectors_path(directory)), removed_rows, added_ids, added_vectors)
+            trained = previous.trained_size
+        else:
+            ids, all_vectors = database.chunk_vectors(connection, embedder.dimension)
+            index = build_vector_index(ids, all_vectors, embedder.dimension, kind)
+            trained = chunks
+    finally:
+        connection.close()
+    plan.report.chunks = chunks
+    _fsync(database_path)
+    save_vector_index(index, draft.vectors_path(directory))
+    write_manifest(directory, replace(draft, articles=articles, chunks=chunks, faiss_kind=kind, trained_size=trained))
+    if previous:
+        _remove_generation(directory, previous)
 
 
 def _chunk_all(
@@ -133,27 +172,36 @@ def _chunk_all(
 
 
 def _embed_missing(
-    connection: sqlite3.Connection,
+    directory: Path,
+    previous: Manifest | None,
     embedder: Embedder,
     chunked: dict[str, list[tuple[Chunk, str]]],
-    keys: dict[str, list[str]],
+    report: IndexReport,
     show_progress: bool,
-) -> int:
-    """Embed only texts whose vectors are not cached yet; store them. Returns how many were embedded."""
-    texts_by_key = {
-        key: text for article_id, pairs in chunked.items() for key, (_, text) in zip(keys[article_id], pairs, strict=True)
-    }
-    cached = database.cached_vectors(connection, list(texts_by_key))
+) -> dict[str, np.ndarray]:
+    """Vectors for texts the live generation has not cached yet (the content-addressed cache)."""
+    texts_by_key = {_key(text): text for pairs in chunked.values() for _, text in pairs}
+    cached = _read_previous(directory, previous, lambda connection: database.cached_keys(connection, list(texts_by_key)), set())
     missing = sorted((key for key in texts_by_key if key not in cached), key=lambda key: len(texts_by_key[key]))
-    progress = tqdm(total=len(missing), desc="Embedding", unit="chunk", disable=not show_progress)
-    with progress:
+    vectors: dict[str, np.ndarray] = {}
+    with tqdm(total=len(missing), desc="Embedding", unit="chunk", disable=not show_progress) as progress:
         for offset in range(0, len(missing), EMBED_BATCH):
             batch = missing[offset : offset + EMBED_BATCH]
-            vectors = embedder.embed([texts_by_key[key] for key in batch])
-            with connection:
-                database.store_vectors(connection, dict(zip(batch, vectors, strict=True)))
+            vectors.update(zip(batch, embedder.embed([texts_by_key[key] for key in batch]), strict=True))
             progress.update(len(batch))
-    return len(missing)
+    report.embedded = len(missing)
+    return vectors
+
+
+def _read_previous(directory: Path, previous: Manifest | None, read: Callable[[sqlite3.Connection], T], empty: T) -> T:
+    """Run a read-only query against the live generation's database (empty when there is none)."""
+    if previous is None:
+        return empty
+    connection = database.connect(previous.database_path(directory), read_only=True)
+    try:
+        return read(connection)
+    finally:
+        connection.close()
 
 
 def _key(text: str) -> str:

@@ -43,31 +43,34 @@ def article_hashes(connection: sqlite3.Connection) -> dict[str, str]:
     return dict(connection.execute("SELECT id, content_hash FROM articles"))
 
 
-def cached_vectors(connection: sqlite3.Connection, keys: Sequence[str]) -> dict[str, np.ndarray]:
-    """Vectors already computed for these chunk keys."""
-    found: dict[str, np.ndarray] = {}
+def cached_keys(connection: sqlite3.Connection, keys: Sequence[str]) -> set[str]:
+    """Which of these chunk keys already have a stored vector."""
+    found: set[str] = set()
     for offset in range(0, len(keys), 500):
         batch = keys[offset : offset + 500]
         marks = ",".join("?" * len(batch))
-        for key, blob in connection.execute(f"SELECT key, vector FROM embeddings WHERE key IN ({marks})", batch):
-            found[key] = np.frombuffer(blob, dtype=np.float32)
+        found.update(row[0] for row in connection.execute(f"SELECT key FROM embeddings WHERE key IN ({marks})", batch))
     return found
 
 
-def delete_articles(connection: sqlite3.Connection, article_ids: Iterable[str]) -> None:
-    """Remove articles with their chunks and keyword entries."""
+def delete_articles(connection: sqlite3.Connection, article_ids: Iterable[str]) -> list[int]:
+    """Remove articles with their chunks and keyword entries; return the removed chunk row ids."""
+    removed: list[int] = []
     for article_id in article_ids:
+        removed.extend(row[0] for row in connection.execute("SELECT rowid FROM chunks WHERE article_id = ?", (article_id,)))
         connection.execute(
             "DELETE FROM chunk_terms WHERE rowid IN (SELECT rowid FROM chunks WHERE article_id = ?)", (article_id,)
         )
         connection.execute("DELETE FROM chunks WHERE article_id = ?", (article_id,))
         connection.execute("DELETE FROM articles WHERE id = ?", (article_id,))
+    return removed
 
 
 def insert_article(
     connection: sqlite3.Connection, article: Article, chunks: Sequence[Chunk], keys: Sequence[str]
-) -> None:
-    """Store an article with its chunks and keyword entries."""
+) -> list[int]:
+    """Store an article with its chunks and keyword entries; return the new chunk row ids."""
+    rowids: list[int] = []
     connection.execute(
         "INSERT INTO articles VALUES (?, ?, ?, ?, ?, ?, ?)",
         (
@@ -85,6 +88,8 @@ def insert_article(
             "INSERT INTO chunk_terms (rowid, title, heading, text) VALUES (?, ?, ?, ?)",
             (cursor.lastrowid, article.title, chunk.heading, chunk.text),
         )
+        rowids.append(int(cursor.lastrowid or 0))
+    return rowids
 
 
 def store_vectors(connection: sqlite3.Connection, vectors: dict[str, np.ndarray]) -> None:
@@ -100,12 +105,19 @@ def drop_unused_vectors(connection: sqlite3.Connection) -> None:
     connection.execute("DELETE FROM embeddings WHERE key NOT IN (SELECT embedding_key FROM chunks)")
 
 
-def all_chunk_vectors(connection: sqlite3.Connection, dimension: int) -> tuple[np.ndarray, np.ndarray]:
-    """Every chunk's row id and vector, in row id order."""
-    rows = connection.execute(
-        "SELECT chunks.rowid, embeddings.vector FROM chunks JOIN embeddings ON embeddings.key = chunks.embedding_key "
-        "ORDER BY chunks.rowid"
-    ).fetchall()
+def chunk_vectors(
+    connection: sqlite3.Connection, dimension: int, rowids: Sequence[int] | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """Row ids and vectors of some chunks (all when rowids is None), in row id order."""
+    sql = "SELECT chunks.rowid, embeddings.vector FROM chunks JOIN embeddings ON embeddings.key = chunks.embedding_key"
+    rows: list[tuple[int, bytes]] = []
+    if rowids is None:
+        rows = connection.execute(sql + " ORDER BY chunks.rowid").fetchall()
+    else:
+        for offset in range(0, len(rowids), 500):
+            batch = list(rowids[offset : offset + 500])
+            rows += connection.execute(sql + f" WHERE chunks.rowid IN ({','.join('?' * len(batch))})", batch).fetchall()
+        rows.sort()
     ids = np.fromiter((row[0] for row in rows), dtype=np.int64, count=len(rows))
     vectors = np.frombuffer(b"".join(row[1] for row in rows), dtype=np.float32).reshape(len(rows), dimension)
     return ids, vectors

@@ -23,6 +23,7 @@ class Manifest:
     articles: int = 0
     chunks: int = 0
     faiss_kind: str = "flat"
+    trained_size: int = 0
     chunk_tokens: int = 0
     format_version: int = FORMAT_VERSION
 

@@ -51,7 +51,9 @@ class IndexSnapshot:
         self.directory = directory
         self.manifest = manifest
         try:
-            self._vectors: faiss.Index = load_vector_index(manifest.vectors_path(directory))
+            self._vectors: faiss.Index = load_vector_index(
+                manifest.vectors_path(directory), memory_map=manifest.faiss_kind != "flat"
+            )
             self._connection = database.connect(manifest.database_path(directory), read_only=True)
             self._connection.execute("SELECT count(*) FROM chunks").fetchone()
         except (RuntimeError, sqlite3.DatabaseError) as error:
@@ -86,7 +88,10 @@ class IndexSnapshot:
 
     def vectors_for(self, rowids: list[int]) -> np.ndarray:
         """The stored vectors of some chunks, in the given order."""
-        return np.vstack([self._vectors.reconstruct(rowid) for rowid in rowids]) if rowids else np.zeros((0, 0))
+        with self._lock:
+            ids, vectors = database.chunk_vectors(self._connection, self.manifest.dimension, rowids)
+        position = {int(rowid): row for row, rowid in enumerate(ids)}
+        return vectors[[position[rowid] for rowid in rowids]]
 
     def keyword(self, question: str, k: int, filters: SearchFilters) -> list[tuple[int, float]]:
         """Top-k chunks by BM25 over title, heading and text, among those that pass the filters."""

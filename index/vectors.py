@@ -1,19 +1,49 @@
-"""The FAISS side of an index generation: inner-product search over unit vectors, keyed by chunk row id."""
+"""The FAISS side of an index generation: exact search while small, IVF with 8-bit codes above a size threshold."""
 
 from __future__ import annotations
 
+import math
 import os
 from pathlib import Path
 
 import faiss
 import numpy as np
 
+EXACT_LIMIT = 200_000
+FLAT = "flat"
+NPROBE = 48
 
-def build_vector_index(ids: np.ndarray, vectors: np.ndarray, dimension: int) -> faiss.Index:
-    """An exact inner-product index over the given vectors, keyed by chunk row id."""
-    index = faiss.IndexIDMap2(faiss.IndexFlatIP(dimension))
+
+def choose_kind(count: int, exact_limit: int = EXACT_LIMIT) -> str:
+    """Exact inner product up to exact_limit vectors; above it IVF (about 4·√n lists) with SQ8 codes."""
+    if count <= exact_limit:
+        return FLAT
+    lists = 1 << round(math.log2(4 * math.sqrt(count)))
+    return f"IVF{lists},SQ8"
+
+
+def build_vector_index(ids: np.ndarray, vectors: np.ndarray, dimension: int, kind: str) -> faiss.Index:
+    """A new index of the given kind over the vectors, keyed by chunk row id."""
+    vectors = np.ascontiguousarray(vectors, dtype=np.float32)
+    if kind == FLAT:
+        index = faiss.IndexIDMap2(faiss.IndexFlatIP(dimension))
+    else:
+        index = faiss.index_factory(dimension, kind, faiss.METRIC_INNER_PRODUCT)
+        sample = vectors[np.random.default_rng(0).permutation(len(vectors))[: 256 * faiss.extract_index_ivf(index).nlist]]
+        index.train(sample)
     if len(ids):
-        index.add_with_ids(np.ascontiguousarray(vectors, dtype=np.float32), ids)
+        index.add_with_ids(vectors, ids.astype(np.int64))
+    return index
+
+
+def update_vector_index(
+    index: faiss.Index, removed: list[int], added_ids: np.ndarray, added_vectors: np.ndarray
+) -> faiss.Index:
+    """Apply removals and additions to an existing index in place."""
+    if removed:
+        index.remove_ids(np.asarray(removed, dtype=np.int64))
+    if len(added_ids):
+        index.add_with_ids(np.ascontiguousarray(added_vectors, dtype=np.float32), added_ids.astype(np.int64))
     return index
 
 
@@ -26,9 +56,14 @@ def save_vector_index(index: faiss.Index, path: Path) -> None:
     os.replace(temporary, path)
 
 
-def load_vector_index(path: Path) -> faiss.Index:
-    """Read a FAISS index from disk."""
-    return faiss.read_index(str(path))
+def load_vector_index(path: Path, memory_map: bool = False) -> faiss.Index:
+    """Read a FAISS index; memory-mapped for compressed kinds so large indexes open instantly."""
+    index = faiss.read_index(str(path), faiss.IO_FLAG_MMAP if memory_map else 0)
+    try:
+        faiss.extract_index_ivf(index).nprobe = NPROBE
+    except RuntimeError:
+        pass
+    return index
 
 
 def search_vectors(
@@ -41,6 +76,12 @@ def search_vectors(
     if allowed_ids is not None:
         if len(allowed_ids) == 0:
             return []
-        parameters = faiss.SearchParameters(sel=faiss.IDSelectorBatch(allowed_ids.astype(np.int64)))
+        selector = faiss.IDSelectorBatch(allowed_ids.astype(np.int64))
+        parameters = faiss.SearchParameters(sel=selector)
+        try:
+            faiss.extract_index_ivf(index)
+            parameters = faiss.SearchParametersIVF(sel=selector, nprobe=NPROBE)
+        except RuntimeError:
+            pass
     scores, ids = index.search(query.reshape(1, -1).astype(np.float32), min(k, index.ntotal), params=parameters)
     return [(int(i), float(s)) for i, s in zip(ids[0], scores[0], strict=True) if i >= 0]

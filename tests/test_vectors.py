@@ -1,0 +1,50 @@
+"""FAISS index kinds: exact while small, IVF-SQ8 above the threshold, updated in place, memory-mapped on open."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from index.vectors import (
+    FLAT,
+    build_vector_index,
+    choose_kind,
+    load_vector_index,
+    save_vector_index,
+    search_vectors,
+    update_vector_index,
+)
+
+
+def _unit_vectors(count: int, dimension: int = 32, seed: int = 0) -> np.ndarray:
+    vectors = np.random.default_rng(seed).standard_normal((count, dimension)).astype(np.float32)
+    return vectors / np.linalg.norm(vectors, axis=1, keepdims=True)
+
+
+def test_kind_follows_size() -> None:
+    assert choose_kind(10) == FLAT
+    assert choose_kind(200_000) == FLAT
+    assert choose_kind(1_000_000) == "IVF4096,SQ8"
+    assert choose_kind(5_000, exact_limit=1_000) == "IVF256,SQ8"
+
+
+def test_ivf_finds_near_duplicates_and_updates_in_place(tmp_path: Path) -> None:
+    vectors = _unit_vectors(4_000)
+    ids = np.arange(100, 4_100, dtype=np.int64)
+    index = build_vector_index(ids, vectors, 32, "IVF16,SQ8")
+    query = vectors[7] + 0.01 * _unit_vectors(1, seed=1)[0]
+    assert search_vectors(index, query, 3)[0][0] == 107
+    update_vector_index(index, [107], np.array([9_999], dtype=np.int64), vectors[7:8])
+    save_vector_index(index, tmp_path / "v.faiss")
+    reopened = load_vector_index(tmp_path / "v.faiss", memory_map=True)
+    hits = search_vectors(reopened, query, 3)
+    assert hits[0][0] == 9_999 and all(rowid != 107 for rowid, _ in hits)
+    assert search_vectors(reopened, query, 3, allowed_ids=np.array([200, 201], dtype=np.int64))[0][0] in (200, 201)
+
+
+def test_flat_is_exact() -> None:
+    vectors = _unit_vectors(500)
+    index = build_vector_index(np.arange(500, dtype=np.int64), vectors, 32, FLAT)
+    expected = np.argsort(-(vectors @ vectors[3]))[:10]
+    assert [rowid for rowid, _ in search_vectors(index, vectors[3], 10)] == expected.tolist()
