@@ -1,0 +1,44 @@
+"""Mattermost markdown for answers, abstentions and errors, with numbered sources and article text escaped."""
+
+from __future__ import annotations
+
+from api.chat_reply import NOT_COVERED, ChatReply
+from api.chat_text import escape_markdown, safe_url, shorten
+from qa.types import Answer, Citation
+
+MAX_CHARS = 16_000
+QUOTE_CHARS = 240
+TITLE_CHARS = 150
+QUESTION_CHARS = 500
+
+
+def mattermost_text(reply: ChatReply) -> str:
+    """The reply as Mattermost markdown, restating the question first."""
+    lines = [f"**Question:** {escape_markdown(shorten(reply.question, QUESTION_CHARS))}", ""]
+    if reply.error is not None:
+        lines.append(f":warning: {escape_markdown(reply.error)}")
+    elif reply.answer is None or reply.answer.abstained:
+        lines.append(f":mag: {escape_markdown(NOT_COVERED)}")
+    else:
+        lines.extend(_answer_lines(reply.answer))
+    text = "\n".join(lines)
+    return text if len(text) <= MAX_CHARS else f"{text[: MAX_CHARS - 1]}…"
+
+
+def source_line(citation: Citation) -> str:
+    """`n. [title](url) · date — “quote”`, without the link when the article has no web address."""
+    title = escape_markdown(shorten(citation.title, TITLE_CHARS))
+    url = safe_url(citation.url)
+    label = f"[{title}]({url.replace('(', '%28').replace(')', '%29')})" if url else title
+    date = f" · {citation.date.isoformat()}" if citation.date else ""
+    return f"{citation.n}. {label}{date} — “{escape_markdown(shorten(citation.quote, QUOTE_CHARS))}”"
+
+
+def _answer_lines(answer: Answer) -> list[str]:
+    """The answer, how a follow-up was read, and the numbered sources."""
+    lines = [escape_markdown(answer.answer)]
+    if answer.resolved_question and answer.resolved_question != answer.question:
+        lines.append(f"_Read as: {escape_markdown(shorten(answer.resolved_question, QUESTION_CHARS))}_")
+    if answer.citations:
+        lines.extend(["", "**Sources**", *(source_line(citation) for citation in answer.citations)])
+    return lines
