@@ -48,6 +48,7 @@ class FakeSlack:
     received: list[Received] = field(default_factory=list)
     changed: threading.Condition = field(default_factory=threading.Condition)
     url: str = ""
+    refuse_blocks: bool = False
 
     def record(self, request: Received) -> None:
         """Keep a request and wake whoever waits for it."""
@@ -81,6 +82,8 @@ def fake_slack() -> Iterator[FakeSlack]:
             reply: Any = "ok"
             if self.path.endswith("/auth.test"):
                 reply = AUTH_TEST
+            elif self.path.endswith("/chat.postMessage") and slack.refuse_blocks and '"blocks"' in raw:
+                reply = {"ok": False, "error": "invalid_blocks"}
             elif self.path.endswith("/chat.postMessage"):
                 reply = {"ok": True, "channel": "C1", "ts": f"{time.time():.6f}"}
             payload = (json.dumps(reply) if isinstance(reply, dict) else reply).encode()

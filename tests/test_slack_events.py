@@ -166,6 +166,15 @@ def test_retries_and_duplicate_deliveries_get_one_answer(indexed_service: QAServ
     assert len(posts) == 1
 
 
+def test_a_retry_of_an_event_never_received_is_answered(indexed_service: QAService) -> None:
+    event = mention(f"<@{BOT_USER_ID}> {GCC_QUESTION}", THREAD)
+    with running_bot(indexed_service) as bot:
+        bot.event(event, "Ev-lost", extra={"X-Slack-Retry-Num": "2", "X-Slack-Retry-Reason": "http_error"})
+        bot.slack.wait_for("/api/chat.postMessage")
+        bot.settle()
+        assert len(bot.slack.requests("/api/chat.postMessage")) == 1
+
+
 def test_one_message_delivered_under_two_event_ids_gets_one_answer(indexed_service: QAService) -> None:
     message = direct_message(GCC_QUESTION, "1772900004.000500")
     with running_bot(indexed_service) as bot:
@@ -259,6 +268,16 @@ def test_failure_gets_a_short_friendly_reply(
     assert post.body["text"] == FAILED
     assert "internal detail" not in json.dumps(post.body)
     assert "internal detail" in caplog.text, "the failure is logged for the operator"
+
+
+def test_refused_blocks_fall_back_to_a_plain_apology(indexed_service: QAService) -> None:
+    with running_bot(indexed_service) as bot:
+        bot.slack.refuse_blocks = True
+        bot.event(mention(f"<@{BOT_USER_ID}> {GCC_QUESTION}", THREAD), "Ev-refused")
+        refused, apology = bot.slack.wait_for("/api/chat.postMessage", 2)
+        bot.settle()
+    assert "blocks" in refused.body and "blocks" not in apology.body
+    assert apology.body["text"] == FAILED and apology.body["thread_ts"] == THREAD
 
 
 def test_empty_mention_gets_a_hint(indexed_service: QAService) -> None:
