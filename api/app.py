@@ -1,0 +1,93 @@
+"""The app factory: one FastAPI app over one QAService."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
+
+from fastapi import FastAPI
+from fastapi.middleware.cors import CORSMiddleware
+from fastapi.staticfiles import StaticFiles
+
+from api import page, routes, system
+from api.auth import KeyRing
+from api.bodylimit import BodyLimitMiddleware
+from api.errors import install_error_handlers
+from api.metrics import Metrics, MetricsMiddleware
+from api.page import STATIC_DIR
+from api.ratelimit import RateLimiter
+from api.readiness import Readiness
+from api.settings import ApiSettings
+from api.state import ApiState
+from qa.service import QAService
+
+logger = logging.getLogger("qa.api")
+
+
+def create_app(service: QAService, settings: ApiSettings | None = None) -> FastAPI:
+    """The HTTP API, chat page, health checks and metrics; the model and index load in the background at start-up."""
+    settings = settings or ApiSettings()
+    readiness = Readiness(service)
+    state = ApiState(
+        service=service,
+        settings=settings,
+        keys=KeyRing(settings.api_keys, settings.admin_api_keys),
+        limiter=RateLimiter(settings.rate_limit_per_minute),
+        readiness=readiness,
+        metrics=Metrics(readiness.index_size),
+    )
+    app = FastAPI(
+        title="grounded-qa",
+        summary="Answers from news articles, every sentence citing the exact passage it came from.",
+        version="0.1.0",
+        lifespan=_lifespan(state),
+    )
+    app.state.api = state
+    install_error_handlers(app)
+    app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
+    app.add_middleware(MetricsMiddleware, metrics=state.metrics)
+    if settings.cors_origins:
+        app.add_middleware(
+            CORSMiddleware, allow_origins=list(settings.cors_origins), allow_methods=["GET", "POST", "DELETE"],
+            allow_headers=["Authorization", "Content-Type"], max_age=600,
+        )
+    _include_routers(app)
+    return app
+
+
+def _include_routers(app: FastAPI) -> None:
+    """Every router the app serves: the one place to add another front end (its service is app.state.api.service)."""
+    app.include_router(system.router)
+    app.include_router(routes.router)
+    app.include_router(page.router)
+    app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+
+
+def _lifespan(state: ApiState) -> Callable[[FastAPI], AbstractAsyncContextManager[None]]:
+    """Log what is switched on, then start loading the model and index without blocking the server."""
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        for line in startup_summary(state):
+            logger.info(line)
+        state.readiness.start()
+        yield
+
+    return lifespan
+
+
+def startup_summary(state: ApiState) -> list[str]:
+    """One line per integration or setting that changes behaviour, saying whether it is on (never a secret)."""
+    settings, service_settings = state.settings, state.service.settings
+    keys, admin_keys = len(settings.api_keys), len(settings.admin_api_keys)
+    writes = "admin keys only" if admin_keys else ("any key" if keys else "anyone")
+    limit = settings.rate_limit_per_minute
+    return [
+        f"index: {service_settings.index_dir}",
+        f"auth: {'on' if settings.auth_enabled else 'off'} ({keys} keys, {admin_keys} admin keys; writes: {writes})",
+        f"cors: {', '.join(settings.cors_origins) if settings.cors_origins else 'off'}",
+        f"rate limit: {f'{limit} requests a minute per caller' if limit else 'off'}",
+        f"generative answers: {f'on (model {service_settings.llm_model})' if service_settings.llm_url else 'off (extractive)'}",
+        f"max request body: {settings.max_body_bytes} bytes",
+    ]

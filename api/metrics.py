@@ -1,0 +1,66 @@
+"""Prometheus metrics of one app: requests and latencies by route template and status, and the index size."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+UNMATCHED = "unmatched"
+
+
+class Metrics:
+    """A private registry (never the global default one), so every app counts only its own requests."""
+
+    def __init__(self, index_size: Callable[[], tuple[int, int]]) -> None:
+        self.registry = CollectorRegistry()
+        self.requests = Counter(
+            "qa_http_requests", "HTTP requests by method, route template and status.",
+            ["method", "route", "status"], registry=self.registry,
+        )
+        self.latency = Histogram(
+            "qa_http_request_duration_seconds", "Time to answer an HTTP request, by method and route template.",
+            ["method", "route"], registry=self.registry,
+        )
+        articles = Gauge("qa_index_articles", "Articles in the live index (0 until ready).", registry=self.registry)
+        chunks = Gauge("qa_index_chunks", "Chunks in the live index (0 until ready).", registry=self.registry)
+        articles.set_function(lambda: index_size()[0])
+        chunks.set_function(lambda: index_size()[1])
+
+    def observe(self, method: str, route: str, status: int, seconds: float) -> None:
+        """Count one finished request."""
+        self.requests.labels(method, route, str(status)).inc()
+        self.latency.labels(method, route).observe(seconds)
+
+    def render(self) -> tuple[bytes, str]:
+        """The text exposition format and its content type."""
+        return generate_latest(self.registry), CONTENT_TYPE_LATEST
+
+
+class MetricsMiddleware:
+    """Time every HTTP request and label it with the route template it matched (not the raw path)."""
+
+    def __init__(self, app: ASGIApp, metrics: Metrics) -> None:
+        self.app = app
+        self.metrics = metrics
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        status = 500
+
+        async def send_and_note_status(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_and_note_status)
+        finally:
+            route = getattr(scope.get("route"), "path", None) or UNMATCHED
+            self.metrics.observe(scope["method"], route, status, time.perf_counter() - started)

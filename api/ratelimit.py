@@ -1,0 +1,25 @@
+"""Requests a minute per caller, over a moving window kept in memory (the `limits` library)."""
+
+from __future__ import annotations
+
+import math
+import time
+
+from limits import RateLimitItemPerMinute
+from limits.storage import MemoryStorage
+from limits.strategies import MovingWindowRateLimiter
+
+
+class RateLimiter:
+    """At most `per_minute` requests in any 60 seconds per identity; 0 means no limit."""
+
+    def __init__(self, per_minute: int) -> None:
+        self._item = RateLimitItemPerMinute(per_minute) if per_minute > 0 else None
+        self._limiter = MovingWindowRateLimiter(MemoryStorage())
+
+    def retry_after(self, identity: str) -> int | None:
+        """Count one request: None when it may go ahead, else the whole seconds until one may."""
+        if self._item is None or self._limiter.hit(self._item, identity):
+            return None
+        reset = self._limiter.get_window_stats(self._item, identity).reset_time
+        return max(1, math.ceil(reset - time.time()))
