@@ -1,0 +1,81 @@
+"""Run the app for tests on a free loopback port: uvicorn in a thread, or `qa serve` in a subprocess."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import httpx
+import uvicorn
+from fastapi import FastAPI
+
+LOOPBACK = "127.0.0.1"
+
+
+def free_port() -> int:
+    """A port nothing listens on right now."""
+    with socket.socket() as probe:
+        probe.bind((LOOPBACK, 0))
+        return int(probe.getsockname()[1])
+
+
+@contextmanager
+def serve_in_thread(app: FastAPI) -> Iterator[str]:
+    """Serve an app with uvicorn on a loopback port; its base URL, the server stopped on exit."""
+    server = uvicorn.Server(uvicorn.Config(app, host=LOOPBACK, port=free_port(), log_level="warning", lifespan="on"))
+    thread = threading.Thread(target=server.run, name="uvicorn-test", daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 20
+    while not server.started:
+        if not thread.is_alive() or time.monotonic() > deadline:
+            raise RuntimeError("uvicorn did not start")
+        time.sleep(0.02)
+    try:
+        yield f"http://{LOOPBACK}:{server.config.port}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=20)
+
+
+@contextmanager
+def serve_subprocess(index_dir: Path, seeds_dir: Path, log_path: Path, timeout: float = 240) -> Iterator[str]:
+    """Run `qa serve` on a loopback port until /readyz says 200; its base URL, the process stopped on exit."""
+    port = free_port()
+    environment = {key: value for key, value in os.environ.items() if not key.startswith("QA_")}
+    environment.update(QA_INDEX_DIR=str(index_dir), QA_SEEDS_DIR=str(seeds_dir))
+    command = [sys.executable, "-m", "qa", "serve", "--host", LOOPBACK, "--port", str(port)]
+    with log_path.open("wb") as log:
+        process = subprocess.Popen(command, env=environment, stdout=log, stderr=subprocess.STDOUT)
+        base_url = f"http://{LOOPBACK}:{port}"
+        try:
+            wait_until_ready(base_url, timeout, process, log_path)
+            yield base_url
+        finally:
+            process.terminate()
+            try:
+                process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait(timeout=20)
+
+
+def wait_until_ready(base_url: str, timeout: float, process: subprocess.Popen[bytes], log_path: Path) -> None:
+    """Poll /readyz until 200; fail with the server's log if it exits or takes too long."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"qa serve exited with {process.returncode}:\n{log_path.read_text(errors='replace')}")
+        try:
+            if httpx.get(f"{base_url}/readyz", timeout=2).status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        time.sleep(0.2)
+    raise RuntimeError(f"qa serve was not ready after {timeout} s:\n{log_path.read_text(errors='replace')}")
