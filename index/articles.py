@@ -44,7 +44,7 @@ def load_paths(paths: Iterable[Path]) -> LoadResult:
             continue
         for path, article_id in _files_with_ids(root):
             try:
-                loaded = list(load_file(path, article_id))
+                loaded = list(load_file(path, article_id, display_source(root, path)))
             except ArticleError as error:
                 result.errors.append(str(error))
                 continue
@@ -59,20 +59,28 @@ def load_paths(paths: Iterable[Path]) -> LoadResult:
     return result
 
 
-def load_file(path: Path, article_id: str | None = None) -> Iterator[Article | str]:
+def display_source(root: Path, path: Path) -> str:
+    """A file's source as shown in citations: relative to the indexed folder's name, the same from any directory."""
+    if root.is_file():
+        return path.name
+    return (Path(root.resolve().name) / path.relative_to(root)).as_posix()
+
+
+def load_file(path: Path, article_id: str | None = None, source: str | None = None) -> Iterator[Article | str]:
     """Load one file: articles, or error messages for JSONL lines that could not be parsed."""
+    shown = source or str(path)
     suffix = path.suffix.lower()
     if suffix not in SUPPORTED_SUFFIXES:
         raise ArticleError(f"{path}: unsupported file type {suffix!r}; use one of {sorted(SUPPORTED_SUFFIXES)}")
     if suffix == ".jsonl":
-        yield from _load_jsonl(path)
+        yield from _load_jsonl(path, shown)
         return
     raw = _read_text(path)
     identifier = article_id or _slug(path.stem)
     if suffix in (".html", ".htm"):
-        yield parse_html(raw, identifier, str(path))
+        yield parse_html(raw, identifier, shown)
     else:
-        yield parse_text(raw, identifier, str(path), markdown=suffix != ".txt")
+        yield parse_text(raw, identifier, shown, markdown=suffix != ".txt")
 
 
 def parse_text(raw: str, article_id: str, source: str, markdown: bool = False) -> Article:
@@ -129,7 +137,7 @@ def normalise(raw: str) -> str:
     return raw.lstrip("\ufeff").replace("\r\n", "\n").replace("\r", "\n").replace("\x00", "")
 
 
-def _load_jsonl(path: Path) -> Iterator[Article | str]:
+def _load_jsonl(path: Path, source: str) -> Iterator[Article | str]:
     """One article a line: id, title, text, optional date and url."""
     with path.open("rb") as handle:
         for number, line_bytes in enumerate(handle, start=1):
@@ -138,7 +146,7 @@ def _load_jsonl(path: Path) -> Iterator[Article | str]:
             where = f"{path}:{number}"
             try:
                 record = json.loads(line_bytes.decode("utf-8"))
-                yield _article_from_record(record, where, str(path))
+                yield _article_from_record(record, where, source)
             except (UnicodeDecodeError, json.JSONDecodeError) as error:
                 yield f"{where}: not a JSON object ({error})"
             except ArticleError as error:

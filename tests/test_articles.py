@@ -18,6 +18,7 @@ def test_seed_article_metadata() -> None:
     assert article.id == SEED_ID
     assert article.title == "Telephonic Condolences to Iran"
     assert article.date == date(2026, 3, 7)
+    assert article.source == f"seeds/{SEED_ID}.txt"
     assert article.text.startswith("Russian President Vladimir Putin")
     assert len(article.content_hash) == 64
 
