@@ -52,7 +52,7 @@ def serve_subprocess(index_dir: Path, seeds_dir: Path, log_path: Path, timeout: 
     environment.update(QA_INDEX_DIR=str(index_dir), QA_SEEDS_DIR=str(seeds_dir))
     command = [sys.executable, "-m", "qa", "serve", "--host", LOOPBACK, "--port", str(port)]
     with log_path.open("wb") as log:
-        process = subprocess.Popen(command, env=environment, stdout=log, stderr=subprocess.STDOUT)
+        process = subprocess.Popen(command, cwd=log_path.parent, env=environment, stdout=log, stderr=subprocess.STDOUT)
         base_url = f"http://{LOOPBACK}:{port}"
         try:
             wait_until_ready(base_url, timeout, process, log_path)
