@@ -6,14 +6,16 @@ import logging
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 
-from fastapi import FastAPI
+from fastapi import APIRouter, FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.staticfiles import StaticFiles
 
 from api import page, routes, system
 from api.auth import KeyRing
 from api.bodylimit import BodyLimitMiddleware
+from api.chat_settings import ChatSettings
 from api.errors import install_error_handlers
+from api.integrations import chat_routers, chat_summary
 from api.metrics import Metrics, MetricsMiddleware
 from api.page import STATIC_DIR
 from api.ratelimit import RateLimiter
@@ -25,8 +27,9 @@ from qa.service import QAService
 logger = logging.getLogger("qa.api")
 
 
-def create_app(service: QAService, settings: ApiSettings | None = None) -> FastAPI:
-    """The HTTP API, chat page, health checks and metrics; the model and index load in the background at start-up."""
+def create_app(service: QAService, settings: ApiSettings | None = None, chat: ChatSettings | None = None) -> FastAPI:
+    """The HTTP API, chat page, health checks, metrics and the configured chat integrations (Slack, Mattermost);
+    the model and index load in the background at start-up."""
     settings = settings or ApiSettings()
     readiness = Readiness(service)
     state = ApiState(
@@ -52,15 +55,19 @@ def create_app(service: QAService, settings: ApiSettings | None = None) -> FastA
             CORSMiddleware, allow_origins=list(settings.cors_origins), allow_methods=["GET", "POST", "DELETE"],
             allow_headers=["Authorization", "Content-Type"], max_age=600,
         )
-    _include_routers(app)
+    _include_routers(app, chat_routers(service, chat) if chat else [])
+    if chat:
+        logger.info(chat_summary(chat))
     return app
 
 
-def _include_routers(app: FastAPI) -> None:
+def _include_routers(app: FastAPI, chat: list[APIRouter]) -> None:
     """Every router the app serves: the one place to add another front end (its service is app.state.api.service)."""
     app.include_router(system.router)
     app.include_router(routes.router)
     app.include_router(page.router)
+    for router in chat:
+        app.include_router(router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
 
 

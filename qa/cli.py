@@ -191,10 +191,12 @@ def serve(host: str, port: int, index_dir: Path | None) -> None:
     import uvicorn
 
     from api.app import create_app
+    from api.chat_settings import ChatSettings
     from api.settings import ApiSettings
 
     logging.basicConfig(level=logging.INFO, format="%(levelname)s:     %(name)s: %(message)s")
-    uvicorn.run(create_app(_service(index_dir), ApiSettings()), host=host, port=port, log_level="info")
+    app = create_app(_service(index_dir), ApiSettings(), ChatSettings())
+    uvicorn.run(app, host=host, port=port, log_level="info")
 
 
 @main.command("eval")
