@@ -122,6 +122,8 @@ class AnswerOut(BaseModel):
     abstained: bool = Field(description="True when the sources do not cover the question; no citations then.")
     resolved_question: str = Field(description="The question as searched, with context carried from earlier turns.")
     conversation_id: str | None
+    confidence: float = Field(description="Evidence score compared with QA_MIN_CONFIDENCE to decide abstention.")
+    mode: str = Field(description="'extractive', or 'generative' when an answer model wrote the sentences.")
     citations: list[CitationOut]
     passages: list[PassageOut]
 

@@ -38,6 +38,8 @@ def answer_to_dict(answer: Answer) -> dict[str, Any]:
         "abstained": answer.abstained,
         "resolved_question": answer.resolved_question or answer.question,
         "conversation_id": answer.conversation_id,
+        "confidence": round(answer.confidence, 6),
+        "mode": answer.mode,
         "citations": [citation_to_dict(citation) for citation in answer.citations],
         "passages": [passage_to_dict(passage) for passage in answer.passages],
     }
