@@ -116,7 +116,9 @@ def _publish(
 ) -> None:
     """Write the next generation (database, then vectors) and switch the manifest to it."""
     generation = previous.generation + 1 if previous else 1
-    draft = Manifest(embedder.name, embedder.dimension, generation, chunk_tokens=policy.max_tokens)
+    draft = Manifest(
+        embedder.name, embedder.dimension, generation, chunk_tokens=policy.max_tokens, precision=embedder.precision
+    )
     database_path = draft.database_path(directory)
     if previous:
         _copy_database(previous.database_path(directory), database_path)
@@ -215,7 +217,7 @@ def _current_manifest(directory: Path, embedder: Embedder) -> Manifest | None:
         manifest = read_manifest(directory)
     except IndexNotFoundError:
         return None
-    manifest.check_compatible(directory, embedder.name, embedder.dimension)
+    manifest.check_compatible(directory, embedder.name, embedder.dimension, embedder.precision)
     return manifest
 
 

@@ -26,6 +26,11 @@ class Embedder(Protocol):
         ...
 
     @property
+    def precision(self) -> str:
+        """'fp32' or 'int8': the manifest records it, and an index never mixes vectors of two precisions."""
+        ...
+
+    @property
     def dimension(self) -> int:
         """Length of every vector."""
         ...
@@ -90,6 +95,11 @@ class SentenceTransformerEmbedder:
         return self._name
 
     @property
+    def precision(self) -> str:
+        """Full-precision weights."""
+        return "fp32"
+
+    @property
     def dimension(self) -> int:
         """Length of every vector."""
         return int(self._model.get_embedding_dimension())
@@ -123,8 +133,11 @@ class SentenceTransformerEmbedder:
 class HashingEmbedder:
     """A fast deterministic bag-of-words embedder for unit tests: shared words give similar vectors."""
 
-    def __init__(self, dimension: int = 64, max_tokens: int = 254, name: str = "hashing-test-embedder") -> None:
+    def __init__(
+        self, dimension: int = 64, max_tokens: int = 254, name: str = "hashing-test-embedder", precision: str = "fp32"
+    ) -> None:
         self._dimension = dimension
+        self._precision = precision
         self._max_tokens = max_tokens
         self._name = name
         self.embedded_texts = 0
@@ -133,6 +146,11 @@ class HashingEmbedder:
     def name(self) -> str:
         """The fake model's name."""
         return self._name
+
+    @property
+    def precision(self) -> str:
+        """The precision it claims, so tests can build indexes of either kind."""
+        return self._precision
 
     @property
     def dimension(self) -> int:

@@ -25,6 +25,7 @@ class Manifest:
     faiss_kind: str = "flat"
     trained_size: int = 0
     chunk_tokens: int = 0
+    precision: str = "fp32"
     format_version: int = FORMAT_VERSION
 
     def database_path(self, directory: Path) -> Path:
@@ -35,8 +36,8 @@ class Manifest:
         """The FAISS file of this generation."""
         return directory / f"gen-{self.generation:06d}.faiss"
 
-    def check_compatible(self, directory: Path, model: str, dimension: int) -> None:
-        """Refuse an index of another format or model, saying how to rebuild it."""
+    def check_compatible(self, directory: Path, model: str, dimension: int, precision: str | None = None) -> None:
+        """Refuse an index of another format or model (and, for writers, of another precision), saying how to rebuild."""
         rebuild = f"rebuild it with `qa index --rebuild --index-dir {directory}`"
         if self.format_version != FORMAT_VERSION:
             raise IndexMismatchError(
@@ -46,6 +47,12 @@ class Manifest:
             raise IndexMismatchError(
                 f"the index at {directory} was built with model {self.model!r} ({self.dimension} dimensions) "
                 f"but the configured model is {model!r} ({dimension}); {rebuild}, or set QA_MODEL={self.model}"
+            )
+        if precision is not None and precision != self.precision:
+            backends = "onnx-int8" if self.precision == "int8" else "onnx or torch"
+            raise IndexMismatchError(
+                f"the index at {directory} holds {self.precision} vectors but the embedding backend makes {precision} "
+                f"ones, and one index never mixes the two; {rebuild}, or set QA_EMBED_BACKEND to {backends}"
             )
 
 

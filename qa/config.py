@@ -7,6 +7,7 @@ from pathlib import Path
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from index.backends import Backend
 from index.embedder import DEFAULT_MODEL
 
 
@@ -24,6 +25,10 @@ class Settings(BaseSettings):
     index_dir: Path = Field(default=Path(".qa/index"), description="Where the index is stored.")
     seeds_dir: Path = Field(default_factory=default_seeds_dir, description="Articles indexed by default.")
     model: str = Field(default=DEFAULT_MODEL, description="Embedding model: the bundled default, a name or a path.")
+    embed_backend: Backend = Field(default="torch", description="Embedding runtime: torch, onnx (fp32) or onnx-int8.")
+    onnx_cache_dir: Path | None = Field(
+        default=None, description="Where ONNX exports of the model are cached (default ~/.cache/grounded-qa/onnx)."
+    )
     chunk_tokens: int = Field(default=160, ge=16, le=512, description="Largest chunk, in model tokens.")
     chunk_overlap: int = Field(default=1, ge=0, le=5, description="Sentences shared by consecutive chunks.")
     top_k: int = Field(default=5, ge=1, le=100, description="Passages returned by default.")

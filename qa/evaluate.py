@@ -59,9 +59,9 @@ def load_questions(path: Path) -> list[Question]:
     return questions
 
 
-def eval_index_dir(base: Path, corpus: Path, model: str, chunk_tokens: int) -> Path:
-    """An index directory kept for one corpus and configuration, reused while it is unchanged."""
-    digest = hashlib.sha256(f"{corpus.resolve()}|{model}|{chunk_tokens}".encode()).hexdigest()[:12]
+def eval_index_dir(base: Path, corpus: Path, model: str, chunk_tokens: int, backend: str = "torch") -> Path:
+    """An index directory kept for one corpus and configuration (backend included), reused while it is unchanged."""
+    digest = hashlib.sha256(f"{corpus.resolve()}|{model}|{backend}|{chunk_tokens}".encode()).hexdigest()[:12]
     return base / f"{corpus.parent.name or 'corpus'}-{digest}"
 
 
@@ -110,7 +110,9 @@ def run_eval(
 ) -> dict[str, Any]:
     """Index the corpus (reused when unchanged), run every question, return retrieval and answer metrics."""
     questions = load_questions(questions_path)[: options.limit]
-    directory = eval_index_dir(settings.index_dir.parent / "eval", corpus, settings.model, settings.chunk_tokens)
+    directory = eval_index_dir(
+        settings.index_dir.parent / "eval", corpus, settings.model, settings.chunk_tokens, settings.embed_backend
+    )
     service = factory(settings.model_copy(update={"index_dir": directory}))
     report = service.index_paths([corpus], show_progress=options.show_progress)
     if report.errors:

@@ -13,7 +13,8 @@ import numpy as np
 from index.articles import load_paths
 from index.build import IndexReport, update_index
 from index.chunking import ChunkingPolicy
-from index.embedder import Embedder, SentenceTransformerEmbedder
+from index.backends import make_embedder
+from index.embedder import Embedder
 from index.store import IndexSnapshot, index_exists
 from qa.answer import (
     AnswerPolicy,
@@ -64,7 +65,9 @@ class QAService:
         """The embedding model, loaded on first use."""
         with self._lock:
             if self._embedder is None:
-                self._embedder = SentenceTransformerEmbedder(self.settings.model)
+                self._embedder = make_embedder(
+                    self.settings.model, self.settings.embed_backend, self.settings.onnx_cache_dir
+                )
             return self._embedder
 
     @property

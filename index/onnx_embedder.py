@@ -1,0 +1,123 @@
+"""OnnxEmbedder: the sentence-transformers model run by onnxruntime, in fp32 or dynamic int8."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+from tokenizers import Tokenizer
+from tqdm import tqdm
+
+from index.embedder import DEFAULT_MODEL, resolve_model
+from index.model_config import SentenceModelConfig, read_model_config
+from index.onnx_export import default_cache_dir, prepared_model
+from qa.errors import QAError
+
+
+class OnnxEmbedder:
+    """Embeds like SentenceTransformerEmbedder (same tokenizer, pooling and normalisation) on onnxruntime."""
+
+    def __init__(
+        self,
+        model: str = DEFAULT_MODEL,
+        precision: str = "fp32",
+        cache_dir: Path | None = None,
+        batch_size: int = 32,
+        threads: int | None = None,
+    ) -> None:
+        os.environ.setdefault("HF_HUB_OFFLINE", "1")
+        os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+        import onnxruntime
+
+        self._name, path = resolve_model(model)
+        self._config = read_model_config(Path(path))
+        self._precision = precision
+        self.model_file = prepared_model(self._config, precision, cache_dir or default_cache_dir())
+        options = onnxruntime.SessionOptions()
+        options.intra_op_num_threads = threads or len(os.sched_getaffinity(0))
+        options.inter_op_num_threads = 1
+        options.graph_optimization_level = onnxruntime.GraphOptimizationLevel.ORT_ENABLE_ALL
+        options.log_severity_level = 3
+        try:
+            self._session = onnxruntime.InferenceSession(str(self.model_file), options, providers=["CPUExecutionProvider"])
+        except Exception as error:
+            raise QAError(
+                f"onnxruntime cannot load {self.model_file} ({error}); delete that folder to re-export it, "
+                "or set QA_EMBED_BACKEND=torch"
+            ) from error
+        self._counter, self._encoder = _tokenizers(self._config)
+        self._batch_size = batch_size
+        self._max_tokens = self._config.max_seq_length - 2
+
+    @property
+    def name(self) -> str:
+        """The model's name, recorded in the index manifest (the same as the torch backend's)."""
+        return self._name
+
+    @property
+    def precision(self) -> str:
+        """'fp32' or 'int8': what the index manifest records so vectors of both are never mixed."""
+        return self._precision
+
+    @property
+    def dimension(self) -> int:
+        """Length of every vector."""
+        return self._config.hidden_size
+
+    @property
+    def max_tokens(self) -> int:
+        """Longest input without special tokens that the model embeds whole."""
+        return self._max_tokens
+
+    def count_tokens(self, texts: Sequence[str]) -> list[int]:
+        """Model tokens in each text, special tokens excluded (the fast tokenizer, no truncation)."""
+        if not texts:
+            return []
+        return [len(encoding.ids) for encoding in self._counter.encode_batch(list(texts), add_special_tokens=False)]
+
+    def embed(self, texts: Sequence[str], show_progress: bool = False) -> np.ndarray:
+        """Embed texts in batches of similar length, so little padding is computed."""
+        vectors = np.zeros((len(texts), self.dimension), dtype=np.float32)
+        if not texts:
+            return vectors
+        encodings = self._encoder.encode_batch(list(texts))
+        lengths = np.fromiter((len(encoding.ids) for encoding in encodings), dtype=np.int64, count=len(encodings))
+        order = np.argsort(lengths, kind="stable")
+        starts = range(0, len(order), self._batch_size)
+        for start in tqdm(starts, desc="Embedding", unit="batch", disable=not show_progress):
+            rows = order[start : start + self._batch_size]
+            ids = np.zeros((len(rows), int(lengths[rows].max())), dtype=np.int64)
+            for position, row in enumerate(rows):
+                ids[position, : lengths[row]] = encodings[row].ids
+            mask = (np.arange(ids.shape[1]) < lengths[rows][:, None]).astype(np.int64)
+            hidden = self._session.run(["last_hidden_state"], {"input_ids": ids, "attention_mask": mask})[0]
+            vectors[rows] = pool(hidden, mask, self._config.pooling)
+        norms = np.linalg.norm(vectors, axis=1, keepdims=True)
+        return vectors / np.maximum(norms, 1e-12)
+
+
+def pool(hidden: np.ndarray, mask: np.ndarray, mode: str) -> np.ndarray:
+    """Pool token states into one vector per text, as the model's sentence-transformers Pooling module does."""
+    if mode == "cls":
+        return hidden[:, 0]
+    weights = mask[..., None].astype(hidden.dtype)
+    if mode == "max":
+        return np.where(weights > 0, hidden, np.float32(-1e9)).max(axis=1)
+    return (hidden * weights).sum(axis=1) / np.maximum(weights.sum(axis=1), 1e-9)
+
+
+def _tokenizers(config: SentenceModelConfig) -> tuple[Tokenizer, Tokenizer]:
+    """Two copies of the model's fast tokenizer: one that counts whole texts, one that truncates for the model."""
+    from transformers import AutoTokenizer
+    from transformers.utils import logging as transformers_logging
+
+    transformers_logging.set_verbosity_error()
+    backend = AutoTokenizer.from_pretrained(str(config.path)).backend_tokenizer
+    counter, encoder = Tokenizer.from_str(backend.to_str()), Tokenizer.from_str(backend.to_str())
+    counter.no_truncation()
+    counter.no_padding()
+    encoder.no_padding()
+    encoder.enable_truncation(max_length=config.max_seq_length)
+    return counter, encoder
