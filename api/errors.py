@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Mapping
 from http import HTTPStatus
@@ -68,7 +69,15 @@ def error_response(
 ) -> JSONResponse:
     """The documented error body with a status."""
     body = ErrorOut(error=ErrorBody(code=code, message=message, detail=jsonable_encoder(detail)))
-    return JSONResponse(body.model_dump(mode="json"), status_code=status, headers=dict(headers or {}))
+    return _ErrorJSONResponse(body.model_dump(mode="json"), status_code=status, headers=dict(headers or {}))
+
+
+class _ErrorJSONResponse(JSONResponse):
+    """Starlette's JSON rendering, except that a lone surrogate echoed from the request (a 422's input) becomes `?`."""
+
+    def render(self, content: Any) -> bytes:
+        text = json.dumps(content, ensure_ascii=False, allow_nan=False, indent=None, separators=(",", ":"))
+        return text.encode("utf-8", "replace")
 
 
 def documented(*statuses: int) -> dict[int | str, dict[str, Any]]:
