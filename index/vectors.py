@@ -29,7 +29,7 @@ def build_vector_index(ids: np.ndarray, vectors: np.ndarray, dimension: int, kin
         index = faiss.IndexIDMap2(faiss.IndexFlatIP(dimension))
     else:
         index = faiss.index_factory(dimension, kind, faiss.METRIC_INNER_PRODUCT)
-        sample = vectors[np.random.default_rng(0).permutation(len(vectors))[: 256 * faiss.extract_index_ivf(index).nlist]]
+        sample = vectors[np.random.default_rng(0).permutation(len(vectors))[: 64 * faiss.extract_index_ivf(index).nlist]]
         index.train(sample)
     if len(ids):
         index.add_with_ids(vectors, ids.astype(np.int64))
