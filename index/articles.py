@@ -10,7 +10,7 @@ from dataclasses import dataclass, field, replace
 from datetime import date
 from pathlib import Path
 
-from bs4 import BeautifulSoup
+from bs4 import BeautifulSoup, CData, NavigableString, PageElement, Tag
 
 from qa.errors import ArticleError
 from qa.types import Article
@@ -18,6 +18,8 @@ from qa.types import Article
 SUPPORTED_SUFFIXES = frozenset({".txt", ".md", ".markdown", ".html", ".htm", ".jsonl"})
 _SEED_HEADER = re.compile(r"^\s*date\s+(\d{4}-\d{2}-\d{2})\s+(.+?)\s*$")
 _ID_UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
+_ID_MAX_CHARS = 200  # the longest id POST /v1/articles accepts (api.schemas.ArticleId)
+_SURROGATE = re.compile("[\ud800-\udfff]")
 _INVISIBLE_TAGS = ("script", "style", "noscript", "template", "head", "svg", "iframe", "object")
 _BLOCK_TAGS = (
     "p", "div", "section", "article", "header", "footer", "main", "aside", "nav", "li", "ul", "ol",
@@ -94,34 +96,56 @@ def parse_text(raw: str, article_id: str, source: str, markdown: bool = False) -
         title, text = header.group(2), rest.strip()
     else:
         title = _title_from_first_line(first_line, markdown) or Path(source).stem
-    if not text:
+    if not text.strip():
         raise ArticleError(f"{source}: the article has no text")
     return make_article(article_id, title, text, source, published)
 
 
 def parse_html(raw: str, article_id: str, source: str) -> Article:
     """Parse HTML: visible text only, the title from <title> or the first <h1>."""
-    soup = BeautifulSoup(raw, "html.parser")
+    soup = BeautifulSoup(normalise(raw), "html.parser")
     title_tag = soup.find("title") or soup.find("h1")
     title = " ".join(title_tag.get_text(" ").split()) if title_tag else ""
-    for tag in soup.find_all(_INVISIBLE_TAGS):
-        tag.decompose()
-    for tag in soup.find_all(_BLOCK_TAGS):
-        tag.insert_before("\n\n")
-        tag.insert_after("\n\n")
-    lines = (" ".join(line.split()) for line in soup.get_text().split("\n"))
+    lines = (" ".join(line.split()) for line in _visible_text(soup).split("\n"))
     text = re.sub(r"\n{3,}", "\n\n", "\n".join(lines)).strip()
     if not text:
         raise ArticleError(f"{source}: the HTML page has no visible text")
     return make_article(article_id, title or Path(source).stem, text, source, None)
 
 
+def _visible_text(soup: BeautifulSoup) -> str:
+    """The document's text outside invisible tags, blank lines around block tags: one pass, no recursion."""
+    parts: list[str] = []
+    stack: list[PageElement | None] = [soup]
+    while stack:
+        node = stack.pop()
+        if node is None:
+            parts.append("\n\n")
+        elif isinstance(node, Tag):
+            if node.name in _INVISIBLE_TAGS:
+                continue
+            if node.name in _BLOCK_TAGS:
+                parts.append("\n\n")
+                stack.append(None)
+            stack.extend(reversed(node.contents))
+        elif type(node) in (NavigableString, CData):
+            parts.append(str(node))
+    return "".join(parts)
+
+
 def make_article(
     article_id: str, title: str, text: str, source: str, published: date | None, url: str | None = None
 ) -> Article:
-    """Build an article with its content hash."""
+    """Build an article with its content hash; lone surrogates (JSON "\\ud800", odd file names) become U+FFFD."""
+    title, text, source = _valid_unicode(title), _valid_unicode(text), _valid_unicode(source)
+    url = _valid_unicode(url) if url is not None else None
     article = Article(id=article_id, title=title.strip(), text=text, source=source, date=published, url=url)
     return replace(article, content_hash=content_hash(article))
+
+
+def _valid_unicode(value: str) -> str:
+    """Text that encodes as UTF-8: each lone surrogate replaced by U+FFFD, one code point for one, so offsets hold."""
+    return _SURROGATE.sub("\ufffd", value)
 
 
 def content_hash(article: Article) -> str:
@@ -145,10 +169,10 @@ def _load_jsonl(path: Path, source: str) -> Iterator[Article | str]:
                 continue
             where = f"{path}:{number}"
             try:
-                record = json.loads(line_bytes.decode("utf-8"))
+                record = json.loads(line_bytes.decode("utf-8-sig" if number == 1 else "utf-8"))
                 yield _article_from_record(record, where, source)
-            except (UnicodeDecodeError, json.JSONDecodeError) as error:
-                yield f"{where}: not a JSON object ({error})"
+            except (ValueError, RecursionError) as error:  # bad UTF-8 or JSON, an over-long integer, deep nesting
+                yield f"{where}: not a JSON object ({str(error)[:200]})"
             except ArticleError as error:
                 yield str(error)
 
@@ -209,6 +233,9 @@ def _title_from_first_line(line: str, markdown: bool) -> str:
 
 
 def _slug(value: str) -> str:
-    """A URL- and path-safe id."""
-    slug = _ID_UNSAFE.sub("-", value.replace("/", "--")).strip("-.")
-    return slug or "article"
+    """A URL- and path-safe id of at most _ID_MAX_CHARS (longer ones end in a hash of the whole value)."""
+    slug = _ID_UNSAFE.sub("-", value.replace("/", "--")).strip("-.") or "article"
+    if len(slug) <= _ID_MAX_CHARS:
+        return slug
+    digest = hashlib.sha256(value.encode("utf-8", "surrogatepass")).hexdigest()[:16]
+    return f"{slug[: _ID_MAX_CHARS - len(digest) - 1].rstrip('-.')}-{digest}"
