@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
+from index.splitting import TokenCounter, split_long
 from index.text import Span, is_heading, paragraphs, sentences
 from qa.types import Article, Chunk
 
-TokenCounter = Callable[[Sequence[str]], list[int]]
+_CHARS_COUNTED_PER_TOKEN = 64
+_CHARS_PER_TOKEN_GUESS = 4
 
 
 @dataclass(frozen=True)
@@ -31,19 +32,27 @@ def chunk_article(article: Article, count_tokens: TokenCounter, policy: Chunking
     units: list[tuple[str, Span]] = []
     for heading, spans in sections:
         units.extend((heading, span) for span in spans)
-    sizes = count_tokens([span.text for _, span in units]) if units else []
+    sizes = _unit_sizes([span.text for _, span in units], count_tokens, policy)
     pieces: list[tuple[str, Span, int]] = []
     for (heading, span), size in zip(units, sizes, strict=True):
         if size <= policy.max_tokens:
             pieces.append((heading, span, size))
         else:
-            pieces.extend((heading, part, n) for part, n in _split_long(article.text, span, count_tokens, policy))
+            parts = split_long(article.text, span, size, count_tokens, policy.max_tokens)
+            pieces.extend((heading, part, n) for part, n in parts)
     windows = _pack(pieces, policy)
     chunks = [
         Chunk(article.id, ordinal, first.start, last.end, article.text[first.start : last.end], heading)
         for ordinal, (heading, first, last) in enumerate(windows)
     ]
     return chunks
+
+
+def _unit_sizes(texts: list[str], count_tokens: TokenCounter, policy: ChunkingPolicy) -> list[int]:
+    """Tokens per sentence; one too long to fit is estimated over the limit (split_long counts it in blocks)."""
+    limit = policy.max_tokens * _CHARS_COUNTED_PER_TOKEN
+    counted = iter(count_tokens([text for text in texts if len(text) <= limit]) if texts else [])
+    return [next(counted) if len(text) <= limit else len(text) // _CHARS_PER_TOKEN_GUESS + 1 for text in texts]
 
 
 def _sections(text: str) -> list[tuple[str, list[Span]]]:
@@ -81,55 +90,3 @@ def _pack(pieces: list[tuple[str, Span, int]], policy: ChunkingPolicy) -> list[t
         else:
             index = max(index + 1, end - policy.overlap_sentences)
     return windows
-
-
-def _split_long(
-    text: str, span: Span, count_tokens: TokenCounter, policy: ChunkingPolicy
-) -> list[tuple[Span, int]]:
-    """Cut an over-long sentence at word boundaries into parts that each fit."""
-    words = [Span(start, end, text[start:end]) for start, end in _word_bounds(text, span)]
-    atoms: list[tuple[Span, int]] = []
-    for word, size in zip(words, count_tokens([word.text for word in words]), strict=True):
-        atoms.extend([(word, size)] if size <= policy.max_tokens else _split_chars(text, word, count_tokens, policy))
-    parts: list[tuple[Span, int]] = []
-    first, total = 0, 0
-    for position, (_, size) in enumerate(atoms):
-        if total + size > policy.max_tokens and position > first:
-            parts.append((_joined(text, atoms[first][0], atoms[position - 1][0]), total))
-            first, total = position, 0
-        total += size
-    parts.append((_joined(text, atoms[first][0], atoms[-1][0]), total))
-    return parts
-
-
-def _split_chars(
-    text: str, span: Span, count_tokens: TokenCounter, policy: ChunkingPolicy
-) -> list[tuple[Span, int]]:
-    """Last resort for one enormous 'word': halve it until every part fits."""
-    size = count_tokens([span.text])[0]
-    if size <= policy.max_tokens or span.end - span.start <= 1:
-        return [(span, size)]
-    middle = (span.start + span.end) // 2
-    left = Span(span.start, middle, text[span.start : middle])
-    right = Span(middle, span.end, text[middle : span.end])
-    return _split_chars(text, left, count_tokens, policy) + _split_chars(text, right, count_tokens, policy)
-
-
-def _word_bounds(text: str, span: Span) -> list[tuple[int, int]]:
-    """Offsets of whitespace-separated words inside span."""
-    bounds: list[tuple[int, int]] = []
-    position = span.start
-    while position < span.end:
-        while position < span.end and text[position].isspace():
-            position += 1
-        start = position
-        while position < span.end and not text[position].isspace():
-            position += 1
-        if position > start:
-            bounds.append((start, position))
-    return bounds
-
-
-def _joined(text: str, first: Span, last: Span) -> Span:
-    """The span from the start of first to the end of last."""
-    return Span(first.start, last.end, text[first.start : last.end])

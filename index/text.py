@@ -53,7 +53,8 @@ def is_heading(span: Span) -> bool:
     line = span.text
     if "\n" in line or not line[:1].isalnum():
         return False
-    return len(line.split()) <= _HEADING_MAX_WORDS and not line.endswith(_TERMINAL_PUNCTUATION)
+    short = len(line.split(maxsplit=_HEADING_MAX_WORDS)) <= _HEADING_MAX_WORDS  # maxsplit: a 50 MB line is not split
+    return short and not line.endswith(_TERMINAL_PUNCTUATION)
 
 
 def _word_before(text: str, position: int) -> str:
