@@ -112,6 +112,9 @@ async def _validation_error(_: Request, error: Exception) -> JSONResponse:
 async def _http_error(_: Request, error: Exception) -> JSONResponse:
     """Starlette's own HTTP errors (unknown route, wrong method, body too large) in the documented shape."""
     assert isinstance(error, HTTPException)
+    if error.status_code == 400:  # FastAPI's "error parsing the body": bytes that are not UTF-8, so not JSON either
+        detail = [{"type": "json_invalid", "loc": ["body"], "msg": "the body is not UTF-8 JSON"}]
+        return error_response(422, "invalid_request", "the request is not valid; see detail", detail)
     phrase = HTTPStatus(error.status_code).phrase
     code = _CODES.get(error.status_code) or phrase.lower().replace(" ", "_").replace("-", "_")
     message = error.detail if isinstance(error.detail, str) else phrase
