@@ -36,7 +36,13 @@ _STREAM_DOC: dict[int | str, dict[str, Any]] = {
     200: {
         "description": "Server-sent events: `citations` (citations, conversation_id, abstained), then `answer` "
         "events whose `text` pieces join into the answer, then `done` (question, resolved_question, ...).",
-        "content": {"text/event-stream": {"schema": {"type": "string"}}},
+        "content": {"text/event-stream": {"schema": {  # each event, as OpenAPI before 3.2 reads an event stream's schema
+            "type": "object", "required": ["event", "data"],
+            "properties": {
+                "event": {"type": "string", "enum": ["citations", "answer", "done"]},
+                "data": {"type": "string", "contentMediaType": "application/json"},
+            },
+        }}},
     }
 }
 
