@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import fcntl
 import hashlib
 import os
 import shutil
 import sqlite3
 import time
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import TypeVar
 from pathlib import Path
@@ -20,6 +18,7 @@ from tqdm import tqdm
 from index import database
 from index.chunking import ChunkingPolicy, chunk_article
 from index.embedder import Embedder
+from index.locking import exclusive
 from index.manifest import Manifest, fsync_directory, read_manifest, write_manifest
 from index.vectors import build_vector_index, choose_kind, load_vector_index, save_vector_index, update_vector_index
 from qa.errors import IndexNotFoundError
@@ -65,7 +64,7 @@ def update_index(
     """
     started = time.perf_counter()
     directory.mkdir(parents=True, exist_ok=True)
-    with _exclusive(directory):
+    with exclusive(directory):
         previous = _current_manifest(directory, embedder)
         _remove_unpublished(directory, previous)
         existing = _read_previous(directory, previous, database.article_hashes, {})
@@ -255,17 +254,6 @@ def _fsync(path: Path) -> None:
     with path.open("rb") as handle:
         os.fsync(handle.fileno())
     fsync_directory(path.parent)
-
-
-@contextmanager
-def _exclusive(directory: Path) -> Iterator[None]:
-    """One writer at a time per index directory."""
-    with (directory / ".lock").open("w") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 def remove_index(directory: Path) -> None:

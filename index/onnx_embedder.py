@@ -95,17 +95,22 @@ class OnnxEmbedder:
             hidden = self._session.run(["last_hidden_state"], {"input_ids": ids, "attention_mask": mask})[0]
             vectors[rows] = pool(hidden, mask, self._config.pooling)
         norms = np.linalg.norm(vectors, axis=1, keepdims=True)
-        return vectors / np.maximum(norms, 1e-12)
+        normalised: np.ndarray = vectors / np.maximum(norms, 1e-12)
+        return normalised
 
 
 def pool(hidden: np.ndarray, mask: np.ndarray, mode: str) -> np.ndarray:
     """Pool token states into one vector per text, as the model's sentence-transformers Pooling module does."""
+    pooled: np.ndarray
     if mode == "cls":
-        return hidden[:, 0]
+        pooled = hidden[:, 0]
+        return pooled
     weights = mask[..., None].astype(hidden.dtype)
     if mode == "max":
-        return np.where(weights > 0, hidden, np.float32(-1e9)).max(axis=1)
-    return (hidden * weights).sum(axis=1) / np.maximum(weights.sum(axis=1), 1e-9)
+        pooled = np.where(weights > 0, hidden, np.float32(-1e9)).max(axis=1)
+    else:
+        pooled = (hidden * weights).sum(axis=1) / np.maximum(weights.sum(axis=1), 1e-9)
+    return pooled
 
 
 def _tokenizers(config: SentenceModelConfig) -> tuple[Tokenizer, Tokenizer]:
@@ -113,7 +118,7 @@ def _tokenizers(config: SentenceModelConfig) -> tuple[Tokenizer, Tokenizer]:
     from transformers import AutoTokenizer
     from transformers.utils import logging as transformers_logging
 
-    transformers_logging.set_verbosity_error()
+    transformers_logging.set_verbosity_error()  # type: ignore[no-untyped-call]
     backend = AutoTokenizer.from_pretrained(str(config.path)).backend_tokenizer
     counter, encoder = Tokenizer.from_str(backend.to_str()), Tokenizer.from_str(backend.to_str())
     counter.no_truncation()

@@ -7,17 +7,17 @@ sidecar written after it; a file whose checksum does not match (a crash, a trunc
 
 from __future__ import annotations
 
-import fcntl
 import hashlib
 import inspect
+import logging
 import os
 import warnings
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any
 
+from index.locking import exclusive
 from index.model_config import SentenceModelConfig
 from qa.errors import QAError
 
@@ -56,7 +56,7 @@ def prepared_model(config: SentenceModelConfig, precision: str, cache_root: Path
         directory.mkdir(parents=True, exist_ok=True)
     except OSError as error:
         raise QAError(f"cannot create the ONNX cache {directory} ({error}); set QA_ONNX_CACHE_DIR to a writable folder") from error
-    with _locked(directory):
+    with exclusive(directory):  # one process prepares a folder; the others wait, then reuse it
         fp32 = _ensure(directory / "model-fp32.onnx", lambda target: export_onnx(config, target))
         if precision == "fp32":
             return fp32
@@ -71,8 +71,8 @@ def export_onnx(config: SentenceModelConfig, target: Path) -> None:
     from transformers import AutoModel
     from transformers.utils import logging as transformers_logging
 
-    transformers_logging.disable_progress_bar()
-    transformers_logging.set_verbosity_error()
+    transformers_logging.disable_progress_bar()  # type: ignore[no-untyped-call]
+    transformers_logging.set_verbosity_error()  # type: ignore[no-untyped-call]
     model = AutoModel.from_pretrained(str(config.path), attn_implementation="eager").eval()
     wrapper = _hidden_states_module(model)
     example = torch.ones((2, 8), dtype=torch.long)
@@ -98,10 +98,14 @@ def quantise_int8(source: Path, target: Path) -> None:
     import onnx
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
-    quantize_dynamic(
-        str(source), str(target), weight_type=QuantType.QInt8, per_channel=True, op_types_to_quantize=["MatMul"],
-        extra_options={"DefaultTensorType": onnx.TensorProto.FLOAT},
-    )
+    logging.disable(logging.WARNING)  # quantize_dynamic's advice to pre-process is for static quantisation
+    try:
+        quantize_dynamic(
+            str(source), str(target), weight_type=QuantType.QInt8, per_channel=True, op_types_to_quantize=["MatMul"],
+            extra_options={"DefaultTensorType": onnx.TensorProto.FLOAT},
+        )
+    finally:
+        logging.disable(logging.NOTSET)
 
 
 def file_sha256(path: Path) -> str:
@@ -168,17 +172,6 @@ def _fsync_file(path: Path) -> None:
         os.fsync(handle.fileno())
 
 
-@contextmanager
-def _locked(directory: Path) -> Iterator[None]:
-    """One process at a time prepares a cache folder; the others wait and then reuse its files."""
-    with (directory / ".lock").open("w") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
-
-
 def _version(library: str) -> str:
     """Installed version of a library, or 'absent'."""
     try:
@@ -203,6 +196,7 @@ def _hidden_states_module(model: Any) -> Any:
         def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
             """Run the encoder and return its last hidden state."""
             extra = {"token_type_ids": torch.zeros_like(input_ids)} if takes_token_types else {}
-            return self.model(input_ids=input_ids, attention_mask=attention_mask, **extra).last_hidden_state
+            hidden: torch.Tensor = self.model(input_ids=input_ids, attention_mask=attention_mask, **extra).last_hidden_state
+            return hidden
 
     return HiddenStates()
