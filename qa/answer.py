@@ -26,6 +26,7 @@ class AnswerPolicy:
     lexical_weight: float = 0.2
     rank_penalty: float = 0.05
     passages_considered: int = 3
+    min_sentence_score: float = 0.3
 
 
 @dataclass(frozen=True)
@@ -95,7 +96,7 @@ def compose_answer(
     score = confidence(retrieved, ranked)
     if not ranked or score < policy.min_confidence:
         return abstention(question, retrieved, score)
-    chosen = ranked[: policy.max_sentences]
+    chosen = [ranked[0], *(item for item in ranked[1 : policy.max_sentences] if item.score >= policy.min_sentence_score)]
     return cite(question, [(evidence.span.text, evidence) for evidence in chosen], retrieved, score)
 
 
