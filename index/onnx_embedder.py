@@ -24,7 +24,7 @@ class OnnxEmbedder:
         model: str = DEFAULT_MODEL,
         precision: str = "fp32",
         cache_dir: Path | None = None,
-        batch_size: int = 32,
+        batch_size: int = 16,
         threads: int | None = None,
     ) -> None:
         os.environ.setdefault("HF_HUB_OFFLINE", "1")

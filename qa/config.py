@@ -25,7 +25,7 @@ class Settings(BaseSettings):
     index_dir: Path = Field(default=Path(".qa/index"), description="Where the index is stored.")
     seeds_dir: Path = Field(default_factory=default_seeds_dir, description="Articles indexed by default.")
     model: str = Field(default=DEFAULT_MODEL, description="Embedding model: the bundled default, a name or a path.")
-    embed_backend: Backend = Field(default="torch", description="Embedding runtime: torch, onnx (fp32) or onnx-int8.")
+    embed_backend: Backend = Field(default="onnx", description="Embedding runtime: onnx (fp32), onnx-int8 or torch.")
     onnx_cache_dir: Path | None = Field(
         default=None, description="Where ONNX exports of the model are cached (default ~/.cache/grounded-qa/onnx)."
     )
