@@ -88,7 +88,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--data", type=Path, default=PASSAGES, help="Folder with corpus.jsonl and questions.jsonl.")
     parser.add_argument("--limit", type=int, default=None, help="Only the first N questions.")
-    parser.add_argument("--backend", default=Settings().embed_backend, choices=BACKENDS, help="Our backend besides torch.")
+    parser.add_argument("--backends", nargs="+", default=["torch", Settings().embed_backend], choices=BACKENDS,
+                        help="Our embedding backends to index with.")
+    parser.add_argument("--txtai-modes", nargs="+", default=["dense", "hybrid"], choices=["dense", "hybrid"],
+                        help="txtai configurations: its defaults, and hybrid=True.")
     parser.add_argument("--max-load", type=float, default=1.0, help="Wait for the 1-minute load to drop to this.")
     parser.add_argument("--patience", type=float, default=300.0, help="Seconds to wait for a quiet machine.")
     parser.add_argument("--json", type=Path, default=None, help="Write the results here as JSON.")
@@ -107,13 +110,13 @@ def main() -> None:
     records = [json.loads(line) for line in corpus.read_text(encoding="utf-8").splitlines() if line.strip()]
     questions = load_questions(questions_path)[: arguments.limit]
     rows: list[dict[str, Any]] = []
-    for hybrid in (False, True):
+    for hybrid in (mode == "hybrid" for mode in arguments.txtai_modes):
         embeddings, seconds = txtai_index(records, hybrid)
         metrics, latency = run_queries(lambda text: [str(hit[0]) for hit in embeddings.search(text, SEARCH_K)], questions)
         rows.append(row(f"txtai {txtai_version}{' hybrid' if hybrid else ''}", seconds, metrics, latency, machine.load_average()))
         print(rows[-1], flush=True)
     with tempfile.TemporaryDirectory(prefix="peer-bench-") as scratch:
-        for backend in dict.fromkeys(("torch", cast(Backend, arguments.backend))):
+        for backend in dict.fromkeys(cast(list[Backend], arguments.backends)):
             service, seconds = ours_index(corpus, backend, Path(scratch))
             for label, weight in (("dense", 0.0), ("hybrid (default)", Settings().keyword_weight)):
                 metrics, latency = run_queries(ours_search(service, weight), questions)
