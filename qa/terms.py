@@ -3,19 +3,22 @@
 from __future__ import annotations
 
 import re
-from functools import lru_cache
+import threading
 
 import snowballstemmer
 
 from index.store import STOPWORDS
 
 _TERM = re.compile(r"\w+")
+_PER_THREAD = threading.local()
 
 
-@lru_cache(maxsize=1)
 def _stemmer() -> snowballstemmer.stemmer:
-    """The English Snowball stemmer (built once; stateless for our use)."""
-    return snowballstemmer.stemmer("english")
+    """This thread's English Snowball stemmer: a stemmer holds the word it is working on, so threads never share one."""
+    stemmer: snowballstemmer.stemmer | None = getattr(_PER_THREAD, "stemmer", None)
+    if stemmer is None:
+        stemmer = _PER_THREAD.stemmer = snowballstemmer.stemmer("english")
+    return stemmer
 
 
 def stemmed_terms(text: str) -> set[str]:
