@@ -8,7 +8,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -44,12 +44,21 @@ def serve_in_thread(app: FastAPI) -> Iterator[str]:
         thread.join(timeout=20)
 
 
-@contextmanager
-def serve_subprocess(index_dir: Path, seeds_dir: Path, log_path: Path, timeout: float = 240) -> Iterator[str]:
-    """Run `qa serve` on a loopback port until /readyz says 200; its base URL, the process stopped on exit."""
-    port = free_port()
+def qa_environment(settings: Mapping[str, str] | None = None) -> dict[str, str]:
+    """This process's environment without the developer's QA_* variables, plus the given ones."""
     environment = {key: value for key, value in os.environ.items() if not key.startswith("QA_")}
-    environment.update(QA_INDEX_DIR=str(index_dir), QA_SEEDS_DIR=str(seeds_dir))
+    environment.update(settings or {})
+    return environment
+
+
+@contextmanager
+def serve_subprocess(
+    index_dir: Path, seeds_dir: Path, log_path: Path, timeout: float = 240, settings: Mapping[str, str] | None = None
+) -> Iterator[str]:
+    """Run `qa serve` (with extra QA_* settings) on a loopback port until /readyz says 200; its base URL, the
+    process stopped on exit."""
+    port = free_port()
+    environment = qa_environment({"QA_INDEX_DIR": str(index_dir), "QA_SEEDS_DIR": str(seeds_dir), **(settings or {})})
     command = [sys.executable, "-m", "qa", "serve", "--host", LOOPBACK, "--port", str(port)]
     with log_path.open("wb") as log:
         process = subprocess.Popen(command, cwd=log_path.parent, env=environment, stdout=log, stderr=subprocess.STDOUT)
