@@ -64,11 +64,17 @@ class IndexSnapshot:
         self._lock = threading.Lock()
 
     @classmethod
-    def open(cls, directory: Path, model: str, dimension: int) -> IndexSnapshot:
-        """Open the live generation, refusing one built with another model or format."""
+    def open(cls, directory: Path, model: str, dimension: int, retries: int = 3) -> IndexSnapshot:
+        """Open the live generation, refusing one built with another model or format; if a writer published a newer
+        one (deleting this one's files) between reading the manifest and opening the files, open the newer one."""
         manifest = read_manifest(directory)
         manifest.check_compatible(directory, model, dimension)
-        return cls(directory, manifest)
+        try:
+            return cls(directory, manifest)
+        except IndexCorruptError:
+            if retries == 0 or read_manifest(directory) == manifest:
+                raise
+            return cls.open(directory, model, dimension, retries - 1)
 
     def is_current(self) -> bool:
         """False once a newer generation has been published."""
