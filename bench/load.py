@@ -206,16 +206,14 @@ def main() -> None:
     parser.add_argument("--window", type=float, default=30.0, help="Seconds per row of the table.")
     parser.add_argument("--users", type=int, default=None, help="Locust users (default: one per request a second).")
     parser.add_argument("--sample-every", type=float, default=5.0, help="Seconds between RSS readings.")
-    parser.add_argument("--questions", type=Path, default=serving.RTQA / "questions.jsonl")
-    parser.add_argument("--corpus", type=Path, default=serving.RTQA / "corpus.jsonl")
-    parser.add_argument("--cache-dir", type=Path, default=serving.DEFAULT_CACHE, help="Where the bench index is kept.")
-    parser.add_argument("--json", type=Path, default=None, help="Write the results here as JSON.")
+    serving.add_common_options(parser)
     arguments = parser.parse_args()
     rate = target_rate(arguments)
     index_dir = serving.ensure_index(arguments.cache_dir, serving.corpus_sources(arguments.corpus))
     questions = serving.load_questions(arguments.questions)
+    quiet = machine.wait_for_quiet(arguments.max_load, arguments.patience)
     description = machine.describe()
-    print(f"machine: {description}; {rate} requests/s for {arguments.duration:g} s", flush=True)
+    print(f"machine: {description} (quiet: {quiet}); {rate} requests/s for {arguments.duration:g} s", flush=True)
     with serving.serve(index_dir, arguments.cache_dir / "serve-load.log") as served:
         print(f"serve ready s: {served.ready_seconds:.2f} ({served.base_url}, pid {served.pid})", flush=True)
         run = run_load(served.base_url, served.pid, rate, arguments.duration, questions, arguments.cache_dir,
@@ -226,7 +224,7 @@ def main() -> None:
     if arguments.json:
         arguments.json.parent.mkdir(parents=True, exist_ok=True)
         arguments.json.write_text(json.dumps({
-            "machine": description, "load_average_end": machine.load_average(), "serve_ready_s": round(served.ready_seconds, 2),
+            "machine": description, "quiet_at_start": quiet, "load_average_end": machine.load_average(), "serve_ready_s": round(served.ready_seconds, 2),
             "summary": total, "windows": rows, "readings": [asdict(item) for item in run.readings],
         }, indent=2), encoding="utf-8")
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import socket
@@ -154,3 +155,13 @@ def load_questions(path: Path | None, limit: int | None = None) -> list[str]:
             if limit and len(questions) >= limit:
                 break
     return questions
+
+
+def add_common_options(parser: argparse.ArgumentParser) -> None:
+    """The options every HTTP benchmark takes: questions, corpus, index cache, quiet machine, JSON output."""
+    parser.add_argument("--questions", type=Path, default=RTQA / "questions.jsonl", help="JSONL with `question` fields.")
+    parser.add_argument("--corpus", type=Path, default=RTQA / "corpus.jsonl", help="Indexed with the seeds when present.")
+    parser.add_argument("--cache-dir", type=Path, default=DEFAULT_CACHE, help="Where the bench index is kept.")
+    parser.add_argument("--max-load", type=float, default=1.5, help="Wait for the 1-minute load to drop to this.")
+    parser.add_argument("--patience", type=float, default=300.0, help="Seconds to wait for a quiet machine.")
+    parser.add_argument("--json", type=Path, default=None, help="Write the results here as JSON.")
