@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
 import threading
@@ -12,18 +11,10 @@ from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 
-import httpx
 import uvicorn
 from fastapi import FastAPI
 
-LOOPBACK = "127.0.0.1"
-
-
-def free_port() -> int:
-    """A port nothing listens on right now."""
-    with socket.socket() as probe:
-        probe.bind((LOOPBACK, 0))
-        return int(probe.getsockname()[1])
+from bench.serving import LOOPBACK, free_port, stop, wait_until_ready
 
 
 @contextmanager
@@ -67,24 +58,4 @@ def serve_subprocess(
             wait_until_ready(base_url, timeout, process, log_path)
             yield base_url
         finally:
-            process.terminate()
-            try:
-                process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait(timeout=20)
-
-
-def wait_until_ready(base_url: str, timeout: float, process: subprocess.Popen[bytes], log_path: Path) -> None:
-    """Poll /readyz until 200; fail with the server's log if it exits or takes too long."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"qa serve exited with {process.returncode}:\n{log_path.read_text(errors='replace')}")
-        try:
-            if httpx.get(f"{base_url}/readyz", timeout=2).status_code == 200:
-                return
-        except httpx.TransportError:
-            pass
-        time.sleep(0.2)
-    raise RuntimeError(f"qa serve was not ready after {timeout} s:\n{log_path.read_text(errors='replace')}")
+            stop(process)
