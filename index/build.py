@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import os
-import shutil
+import re
 import sqlite3
 import time
 from collections.abc import Callable, Sequence
@@ -18,13 +18,16 @@ from tqdm import tqdm
 from index import database
 from index.chunking import ChunkingPolicy, chunk_article
 from index.embedder import Embedder
+from index.span_pooling import CharSpan
+from index.text import chunk_sentences
 from index.locking import exclusive
 from index.manifest import Manifest, fsync_directory, read_manifest, write_manifest
 from index.vectors import build_vector_index, choose_kind, load_vector_index, save_vector_index, update_vector_index
-from qa.errors import IndexNotFoundError
+from qa.errors import IndexNotFoundError, QAError
 from qa.types import Article, Chunk
 
 EMBED_BATCH = 256
+_GENERATION_FILE = re.compile(r"gen-(\d+)\.")
 T = TypeVar("T")
 
 
@@ -56,17 +59,22 @@ def update_index(
     deletes: Sequence[str] = (),
     prune: bool = False,
     show_progress: bool = False,
+    rebuild: bool = False,
 ) -> IndexReport:
     """Add or replace articles, delete ids (or, with prune, every article not in upserts), and publish.
 
     Nothing is written when nothing changed; otherwise a new generation is written aside and published by
-    replacing the manifest atomically, so readers and crashes only ever see a whole generation.
+    replacing the manifest atomically, so readers and crashes only ever see a whole generation. A rebuild ignores
+    the live generation's content (even one of another model or format) but still numbers the new one after it,
+    so running servers see the change.
     """
     started = time.perf_counter()
     directory.mkdir(parents=True, exist_ok=True)
     with exclusive(directory):
-        previous = _current_manifest(directory, embedder)
-        _remove_unpublished(directory, previous)
+        live = _live_manifest(directory)
+        previous = None if rebuild else _current_manifest(directory, embedder)
+        generation = max(live.generation if live else 0, _highest_generation(directory)) + 1
+        _remove_unpublished(directory, live)
         existing = _read_previous(directory, previous, database.article_hashes, {})
         plan = _plan(existing, upserts, deletes, prune)
         if previous and not plan.changed and not plan.removed:
@@ -74,7 +82,9 @@ def update_index(
         else:
             chunked = _chunk_all(plan.changed, embedder, policy, show_progress)
             vectors = _embed_missing(directory, previous, embedder, chunked, plan.report, show_progress)
-            _publish(directory, previous, embedder, policy, plan, chunked, vectors)
+            _publish(directory, previous, embedder, policy, plan, chunked, vectors, generation)
+            if live:
+                _remove_generation(directory, live)
     plan.report.seconds = round(time.perf_counter() - started, 3)
     return plan.report
 
@@ -111,10 +121,10 @@ def _publish(
     policy: ChunkingPolicy,
     plan: _Plan,
     chunked: dict[str, list[tuple[Chunk, str]]],
-    vectors: dict[str, np.ndarray],
+    vectors: dict[str, EmbeddedChunk],
+    generation: int,
 ) -> None:
     """Write the next generation (database, then vectors) and switch the manifest to it."""
-    generation = previous.generation + 1 if previous else 1
     draft = Manifest(
         embedder.name, embedder.dimension, generation, chunk_tokens=policy.max_tokens, precision=embedder.precision
     )
@@ -124,8 +134,10 @@ def _publish(
     connection = database.connect(database_path)
     try:
         with connection:
+            superseded_keys = database.article_keys(connection, plan.removed | plan.replaced)
             removed_rows = database.delete_articles(connection, plan.removed | plan.replaced)
-            database.store_vectors(connection, vectors)
+            database.store_vectors(connection, {key: embedded.vector for key, embedded in vectors.items()})
+            database.store_sentence_vectors(connection, {key: embedded.sentences for key, embedded in vectors.items()})
             added_rows = [
                 rowid
                 for article in plan.changed
@@ -134,7 +146,7 @@ def _publish(
                     [_key(text) for _, text in chunked[article.id]],
                 )
             ]
-            database.drop_unused_vectors(connection)
+            database.drop_unused_vectors(connection, superseded_keys)
         articles, chunks = database.counts(connection)
         kind = choose_kind(chunks)
         if previous and previous.faiss_kind == kind and chunks <= 4 * max(previous.trained_size, 1):
@@ -151,8 +163,6 @@ def _publish(
     _fsync(database_path)
     save_vector_index(index, draft.vectors_path(directory))
     write_manifest(directory, replace(draft, articles=articles, chunks=chunks, faiss_kind=kind, trained_size=trained))
-    if previous:
-        _remove_generation(directory, previous)
 
 
 def _chunk_all(
@@ -172,6 +182,14 @@ def _chunk_all(
     return chunked
 
 
+@dataclass(frozen=True)
+class EmbeddedChunk:
+    """A chunk text's vector and its sentences' vectors (offsets into the chunk text)."""
+
+    vector: np.ndarray
+    sentences: list[database.SentenceVector]
+
+
 def _embed_missing(
     directory: Path,
     previous: Manifest | None,
@@ -179,19 +197,30 @@ def _embed_missing(
     chunked: dict[str, list[tuple[Chunk, str]]],
     report: IndexReport,
     show_progress: bool,
-) -> dict[str, np.ndarray]:
-    """Vectors for texts the live generation has not cached yet (the content-addressed cache)."""
-    texts_by_key = {_key(text): text for pairs in chunked.values() for _, text in pairs}
-    cached = _read_previous(directory, previous, lambda connection: database.cached_keys(connection, list(texts_by_key)), set())
-    missing = sorted((key for key in texts_by_key if key not in cached), key=lambda key: len(texts_by_key[key]))
-    vectors: dict[str, np.ndarray] = {}
+) -> dict[str, EmbeddedChunk]:
+    """Vectors for texts the live generation has not cached yet (the content-addressed cache), with their sentences'."""
+    pairs_by_key = {_key(text): (chunk, text) for pairs in chunked.values() for chunk, text in pairs}
+    cached = _read_previous(directory, previous, lambda connection: database.cached_keys(connection, list(pairs_by_key)), set())
+    missing = sorted((key for key in pairs_by_key if key not in cached), key=lambda key: len(pairs_by_key[key][1]))
+    embedded: dict[str, EmbeddedChunk] = {}
     with tqdm(total=len(missing), desc="Embedding", unit="chunk", disable=not show_progress) as progress:
         for offset in range(0, len(missing), EMBED_BATCH):
             batch = missing[offset : offset + EMBED_BATCH]
-            vectors.update(zip(batch, embedder.embed([texts_by_key[key] for key in batch]), strict=True))
+            spans = [_sentence_spans(*pairs_by_key[key]) for key in batch]
+            result = embedder.embed_passages([pairs_by_key[key][1] for key in batch], [list(shifted) for shifted, _ in spans])
+            for key, vector, (_, relative), sentence_vectors in zip(batch, result.vectors, spans, result.sentences, strict=True):
+                rows = [(start, end, sentence) for (start, end), sentence in zip(relative, sentence_vectors, strict=True)]
+                embedded[key] = EmbeddedChunk(vector, rows)
             progress.update(len(batch))
     report.embedded = len(missing)
-    return vectors
+    return embedded
+
+
+def _sentence_spans(chunk: Chunk, text: str) -> tuple[list[CharSpan], list[CharSpan]]:
+    """The chunk's sentences as spans of the embedded text and as spans of the chunk text."""
+    shift = len(text) - len(chunk.text)
+    relative = [(span.start, span.end) for span in chunk_sentences(chunk.text)]
+    return [(start + shift, end + shift) for start, end in relative], relative
 
 
 def _read_previous(directory: Path, previous: Manifest | None, read: Callable[[sqlite3.Connection], T], empty: T) -> T:
@@ -218,6 +247,20 @@ def _current_manifest(directory: Path, embedder: Embedder) -> Manifest | None:
         return None
     manifest.check_compatible(directory, embedder.name, embedder.dimension, embedder.precision)
     return manifest
+
+
+def _live_manifest(directory: Path) -> Manifest | None:
+    """The live manifest as written, whatever model or format it names; None when absent or unreadable."""
+    try:
+        return read_manifest(directory)
+    except QAError:
+        return None
+
+
+def _highest_generation(directory: Path) -> int:
+    """The highest generation number any file in the directory carries (0 when there is none)."""
+    numbers = [int(match.group(1)) for path in directory.glob("gen-*") if (match := _GENERATION_FILE.match(path.name))]
+    return max(numbers, default=0)
 
 
 def _copy_database(source: Path, target: Path) -> None:
@@ -256,8 +299,4 @@ def _fsync(path: Path) -> None:
     fsync_directory(path.parent)
 
 
-def remove_index(directory: Path) -> None:
-    """Delete an index directory entirely (for rebuilds)."""
-    if directory.exists():
-        shutil.rmtree(directory)
 

@@ -11,6 +11,8 @@ import numpy as np
 
 from qa.types import Article, Chunk
 
+SentenceVector = tuple[int, int, np.ndarray]
+
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS articles (
     id TEXT PRIMARY KEY, title TEXT NOT NULL, date TEXT, source TEXT NOT NULL, url TEXT,
@@ -22,7 +24,11 @@ CREATE TABLE IF NOT EXISTS chunks (
     text TEXT NOT NULL, embedding_key TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS chunks_by_article ON chunks(article_id);
+CREATE INDEX IF NOT EXISTS chunks_by_key ON chunks(embedding_key);
 CREATE TABLE IF NOT EXISTS embeddings (key TEXT PRIMARY KEY, vector BLOB NOT NULL);
+CREATE TABLE IF NOT EXISTS sentence_vectors (
+    key TEXT NOT NULL, start INTEGER NOT NULL, "end" INTEGER NOT NULL, vector BLOB NOT NULL, PRIMARY KEY (key, start)
+) WITHOUT ROWID;
 CREATE VIRTUAL TABLE IF NOT EXISTS chunk_terms USING fts5(title, heading, text, tokenize='porter unicode61');
 """
 
@@ -100,9 +106,41 @@ def store_vectors(connection: sqlite3.Connection, vectors: dict[str, np.ndarray]
     )
 
 
-def drop_unused_vectors(connection: sqlite3.Connection) -> None:
-    """Forget cached vectors no chunk uses any more."""
-    connection.execute("DELETE FROM embeddings WHERE key NOT IN (SELECT embedding_key FROM chunks)")
+def store_sentence_vectors(connection: sqlite3.Connection, sentences: dict[str, list[SentenceVector]]) -> None:
+    """Cache each chunk's sentence vectors (offsets into the chunk text) as float16, by chunk key."""
+    connection.executemany(
+        'INSERT OR REPLACE INTO sentence_vectors (key, start, "end", vector) VALUES (?, ?, ?, ?)',
+        (
+            (key, start, end, np.asarray(vector, dtype=np.float16).tobytes())
+            for key, rows in sentences.items()
+            for start, end, vector in rows
+        ),
+    )
+
+
+def sentence_vectors(connection: sqlite3.Connection, article_id: str, ordinal: int, dimension: int) -> list[SentenceVector]:
+    """One chunk's sentences as (start, end, vector), offsets into the chunk text, in text order."""
+    rows = connection.execute(
+        'SELECT s.start, s."end", s.vector FROM chunks JOIN sentence_vectors AS s ON s.key = chunks.embedding_key '
+        "WHERE chunks.article_id = ? AND chunks.ordinal = ? ORDER BY s.start",
+        (article_id, ordinal),
+    ).fetchall()
+    return [(int(start), int(end), np.frombuffer(blob, dtype=np.float16, count=dimension).astype(np.float32)) for start, end, blob in rows]
+
+
+def article_keys(connection: sqlite3.Connection, article_ids: Iterable[str]) -> set[str]:
+    """The embedding keys of these articles' chunks."""
+    keys: set[str] = set()
+    for article_id in article_ids:
+        keys.update(row[0] for row in connection.execute("SELECT embedding_key FROM chunks WHERE article_id = ?", (article_id,)))
+    return keys
+
+
+def drop_unused_vectors(connection: sqlite3.Connection, keys: Iterable[str]) -> None:
+    """Forget the cached chunk and sentence vectors of these keys when no chunk uses them any more."""
+    unused = [(key,) for key in keys if connection.execute("SELECT 1 FROM chunks WHERE embedding_key = ?", (key,)).fetchone() is None]
+    connection.executemany("DELETE FROM embeddings WHERE key = ?", unused)
+    connection.executemany("DELETE FROM sentence_vectors WHERE key = ?", unused)
 
 
 def chunk_vectors(

@@ -6,15 +6,25 @@ import hashlib
 import os
 import re
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol, cast
 
 import numpy as np
 
+from index.span_pooling import CharSpan, normalised, pool_spans
 from qa.errors import QAError
 
 DEFAULT_MODEL = "all-MiniLM-L6-v2"
 _WORD = re.compile(r"\w+|[^\w\s]")
+
+
+@dataclass(frozen=True)
+class PassageVectors:
+    """Vectors of whole texts and, for each text, of its sentences (given as character spans)."""
+
+    vectors: np.ndarray
+    sentences: list[np.ndarray]
 
 
 class Embedder(Protocol):
@@ -47,6 +57,22 @@ class Embedder(Protocol):
     def embed(self, texts: Sequence[str], show_progress: bool = False) -> np.ndarray:
         """Embed texts as an (n, dimension) float32 matrix of unit vectors."""
         ...
+
+    def embed_passages(
+        self, texts: Sequence[str], sentence_spans: Sequence[Sequence[CharSpan]], show_progress: bool = False
+    ) -> PassageVectors:
+        """Embed texts and, in the same pass, the sentences at the given character spans of each."""
+        ...
+
+
+def embed_sentences_separately(
+    embedder: Embedder, texts: Sequence[str], sentence_spans: Sequence[Sequence[CharSpan]], show_progress: bool = False
+) -> PassageVectors:
+    """PassageVectors for embedders without token states: each sentence embedded as a text of its own."""
+    pieces = [text[start:end] for text, spans in zip(texts, sentence_spans, strict=True) for start, end in spans]
+    vectors = embedder.embed([*texts, *pieces], show_progress)
+    bounds = np.cumsum([len(texts), *(len(spans) for spans in sentence_spans)])
+    return PassageVectors(vectors[: len(texts)], [vectors[start:end] for start, end in zip(bounds[:-1], bounds[1:], strict=True)])
 
 
 def bundled_model_path() -> Path:
@@ -129,6 +155,28 @@ class SentenceTransformerEmbedder:
         )
         return np.ascontiguousarray(vectors, dtype=np.float32)
 
+    def embed_passages(
+        self, texts: Sequence[str], sentence_spans: Sequence[Sequence[CharSpan]], show_progress: bool = False
+    ) -> PassageVectors:
+        """Embed texts; each sentence vector pools the passage's own token states over the sentence's tokens."""
+        if not texts:
+            return PassageVectors(np.zeros((0, self.dimension), dtype=np.float32), [])
+        outputs: list[dict[str, Any]] = cast(
+            "list[dict[str, Any]]",
+            self._model.encode(list(texts), batch_size=self._batch_size, output_value=None, show_progress_bar=show_progress),
+        )
+        encoded = self._tokenizer(
+            list(texts), truncation=True, max_length=int(self._model.max_seq_length),
+            return_offsets_mapping=True, return_special_tokens_mask=True,
+        )
+        sentences = []
+        for row, spans in enumerate(sentence_spans):
+            length = int(outputs[row]["attention_mask"].sum())
+            hidden = outputs[row]["token_embeddings"][:length].float().numpy()
+            sentences.append(pool_spans(hidden, encoded["offset_mapping"][row], encoded["special_tokens_mask"][row], spans))
+        vectors = np.stack([output["sentence_embedding"].float().numpy() for output in outputs])
+        return PassageVectors(normalised(vectors), sentences)
+
 
 class HashingEmbedder:
     """A fast deterministic bag-of-words embedder for unit tests: shared words give similar vectors."""
@@ -176,3 +224,9 @@ class HashingEmbedder:
                 matrix[row] += np.random.default_rng(seed).standard_normal(self._dimension).astype(np.float32)
         norms = np.linalg.norm(matrix, axis=1, keepdims=True)
         return matrix / np.where(norms == 0, 1, norms)
+
+    def embed_passages(
+        self, texts: Sequence[str], sentence_spans: Sequence[Sequence[CharSpan]], show_progress: bool = False
+    ) -> PassageVectors:
+        """Texts and their sentences, each embedded on its own."""
+        return embed_sentences_separately(self, texts, sentence_spans, show_progress)

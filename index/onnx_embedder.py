@@ -10,9 +10,10 @@ import numpy as np
 from tokenizers import Tokenizer
 from tqdm import tqdm
 
-from index.embedder import DEFAULT_MODEL, resolve_model
+from index.embedder import DEFAULT_MODEL, PassageVectors, resolve_model
 from index.model_config import SentenceModelConfig, read_model_config
 from index.onnx_export import default_cache_dir, prepared_model
+from index.span_pooling import CharSpan, normalised, pool_spans
 from qa.errors import QAError
 
 
@@ -79,9 +80,16 @@ class OnnxEmbedder:
 
     def embed(self, texts: Sequence[str], show_progress: bool = False) -> np.ndarray:
         """Embed texts in batches of similar length, so little padding is computed."""
+        return self.embed_passages(texts, [() for _ in texts], show_progress).vectors
+
+    def embed_passages(
+        self, texts: Sequence[str], sentence_spans: Sequence[Sequence[CharSpan]], show_progress: bool = False
+    ) -> PassageVectors:
+        """Embed texts; each sentence vector pools the passage's own token states over the sentence's tokens."""
         vectors = np.zeros((len(texts), self.dimension), dtype=np.float32)
+        sentences: list[np.ndarray] = [np.zeros((0, self.dimension), dtype=np.float32) for _ in texts]
         if not texts:
-            return vectors
+            return PassageVectors(vectors, sentences)
         encodings = self._encoder.encode_batch(list(texts))
         lengths = np.fromiter((len(encoding.ids) for encoding in encodings), dtype=np.int64, count=len(encodings))
         order = np.argsort(lengths, kind="stable")
@@ -94,9 +102,13 @@ class OnnxEmbedder:
             mask = (np.arange(ids.shape[1]) < lengths[rows][:, None]).astype(np.int64)
             hidden = self._session.run(["last_hidden_state"], {"input_ids": ids, "attention_mask": mask})[0]
             vectors[rows] = pool(hidden, mask, self._config.pooling)
-        norms = np.linalg.norm(vectors, axis=1, keepdims=True)
-        normalised: np.ndarray = vectors / np.maximum(norms, 1e-12)
-        return normalised
+            for position, row in enumerate(rows):
+                if sentence_spans[row]:
+                    encoding = encodings[row]
+                    sentences[row] = pool_spans(
+                        hidden[position, : lengths[row]], encoding.offsets, encoding.special_tokens_mask, sentence_spans[row]
+                    )
+        return PassageVectors(normalised(vectors), sentences)
 
 
 def pool(hidden: np.ndarray, mask: np.ndarray, mode: str) -> np.ndarray:

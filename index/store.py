@@ -99,6 +99,11 @@ class IndexSnapshot:
         position = {int(rowid): row for row, rowid in enumerate(ids)}
         return vectors[[position[rowid] for rowid in rowids]]
 
+    def sentence_vectors(self, article_id: str, ordinal: int) -> list[database.SentenceVector]:
+        """One chunk's sentences as (start, end, unit vector), offsets into the chunk text, computed at index time."""
+        with self._lock:
+            return database.sentence_vectors(self._connection, article_id, ordinal, self.manifest.dimension)
+
     def keyword(self, question: str, k: int, filters: SearchFilters) -> list[tuple[int, float]]:
         """Top-k chunks by BM25 over title, heading and text, among those that pass the filters."""
         terms = [term for term in dict.fromkeys(_TERM.findall(question.lower())) if term not in STOPWORDS]

@@ -48,6 +48,11 @@ def sentences(text: str, start: int, end: int) -> Iterator[Span]:
     yield from _trimmed(text, position, end)
 
 
+def chunk_sentences(text: str) -> list[Span]:
+    """The sentences of a chunk of text, paragraph by paragraph, with offsets into it."""
+    return [sentence for paragraph in paragraphs(text) for sentence in sentences(text, paragraph.start, paragraph.end)]
+
+
 def is_heading(span: Span) -> bool:
     """A short single line without final punctuation is a section heading."""
     line = span.text

@@ -13,7 +13,7 @@ from typing import Any, TypeVar
 
 import click
 
-from index.build import IndexReport, remove_index
+from index.build import IndexReport
 from qa.config import Settings
 from qa.errors import QAError
 from qa.serialize import answer_to_dict, passage_to_dict
@@ -92,16 +92,18 @@ def main() -> None:
 
 @main.command("index")
 @click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
-@click.option("--rebuild", is_flag=True, help="Delete the index and build it again from scratch.")
+@click.option(
+    "--rebuild", is_flag=True,
+    help="Build the index again from scratch (another model or format, or a damaged index); the old one keeps "
+    "answering until the new one is published.",
+)
 @index_dir_option
 @json_option
 @_user_errors
 def index_command(paths: tuple[Path, ...], rebuild: bool, index_dir: Path | None, as_json: bool) -> None:
     """Index articles (default: the seeds); only new or changed articles are embedded."""
     service = _service(index_dir)
-    if rebuild:
-        remove_index(service.index_dir)
-    report = service.index_paths(list(paths) or [service.settings.seeds_dir], show_progress=not as_json)
+    report = service.index_paths(list(paths) or [service.settings.seeds_dir], show_progress=not as_json, rebuild=rebuild)
     _print_report(report, as_json)
     if report.errors:
         sys.exit(1)

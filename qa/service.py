@@ -18,13 +18,14 @@ from index.embedder import Embedder
 from index.store import IndexSnapshot, index_exists
 from qa.answer import (
     AnswerPolicy,
-    Evidence,
+    SentenceVectors,
     abstention,
     cite,
     compose_answer,
     confidence,
-    passage_sentences,
     rank_evidence,
+    stored_sentences,
+    supporting_sentence,
 )
 from qa.chat import ConversationStore, Turn, follow_up_vector, resolve_follow_up
 from qa.config import Settings
@@ -80,13 +81,16 @@ class QAService:
         """Chunk sizes from the settings."""
         return ChunkingPolicy(self.settings.chunk_tokens, self.settings.chunk_overlap)
 
-    def index_paths(self, paths: Sequence[Path], prune: bool = True, show_progress: bool = False) -> IndexReport:
-        """Index the articles under paths; with prune, drop articles no longer there. Load errors are reported."""
+    def index_paths(
+        self, paths: Sequence[Path], prune: bool = True, show_progress: bool = False, rebuild: bool = False
+    ) -> IndexReport:
+        """Index the articles under paths; with prune, drop articles no longer there; with rebuild, start afresh
+        (the live index keeps answering until the new one is published). Load errors are reported."""
         loaded = load_paths(paths)
         with self._write_lock:
             report = update_index(
                 self.index_dir, self.embedder, self.chunking, loaded.articles,
-                prune=prune and not loaded.errors, show_progress=show_progress,
+                prune=prune and not loaded.errors, show_progress=show_progress, rebuild=rebuild,
             )
         report.errors = loaded.errors
         self._refresh()
@@ -140,9 +144,11 @@ class QAService:
         else:
             own, context = self.embedder.embed([text, conversation.turns[-1].resolved])
             vector = follow_up_vector(own, context)
-        retrieved = self._retrieve(resolved, vector, k, filters, as_of)
-        answer = self._generate(resolved, vector, retrieved) if self.settings.llm_url else None
-        answer = answer or compose_answer(resolved, vector, retrieved, self.embedder.embed, self.answering)
+        snapshot = self.snapshot()
+        retrieved = self._retrieve(resolved, vector, k, filters, as_of, snapshot)
+        sentence_vectors = stored_sentences(snapshot)
+        answer = self._generate(resolved, vector, retrieved, sentence_vectors) if self.settings.llm_url else None
+        answer = answer or compose_answer(resolved, vector, retrieved, sentence_vectors, self.answering, asked=text)
         answer = replace(answer, question=text, resolved_question=resolved, conversation_id=conversation.id)
         self.conversations.record(conversation, Turn(text, resolved, answer.answer))
         return answer
@@ -184,16 +190,26 @@ class QAService:
             self._snapshot = None
 
     def _retrieve(
-        self, text: str, vector: np.ndarray, k: int | None, filters: SearchFilters | None, as_of: date | None
+        self,
+        text: str,
+        vector: np.ndarray,
+        k: int | None,
+        filters: SearchFilters | None,
+        as_of: date | None,
+        snapshot: IndexSnapshot | None = None,
     ) -> Retrieved:
-        """Retrieve from the live snapshot with the service's policy."""
+        """Retrieve from a snapshot (the live one by default) with the service's policy."""
         return retrieve(
-            self.snapshot(), text, vector, k or self.settings.top_k, filters or SearchFilters(), self.retrieval, as_of
+            snapshot or self.snapshot(), text, vector, k or self.settings.top_k, filters or SearchFilters(),
+            self.retrieval, as_of,
         )
 
-    def _generate(self, question: str, vector: np.ndarray, retrieved: Retrieved) -> Answer | None:
+    def _generate(
+        self, question: str, vector: np.ndarray, retrieved: Retrieved, sentence_vectors: SentenceVectors
+    ) -> Answer | None:
         """A generated answer whose sentences cite existing passages, or None to fall back to the extractive one."""
-        score = confidence(retrieved, rank_evidence(question, vector, retrieved.passages, self.embedder.embed, self.answering))
+        ranked = rank_evidence(question, vector, retrieved.passages, sentence_vectors, self.answering)
+        score = confidence(retrieved, ranked, self.answering.confidence_lexical_weight)
         if score < self.answering.min_confidence:
             return None
         key = self.settings.llm_api_key
@@ -211,20 +227,14 @@ class QAService:
         generated = parse_reply(reply, len(passages))
         if not generated:
             return None
+        claims = self.embedder.embed([sentence.text for sentence in generated])
         supported = [
-            (sentence.text, self._supporting_sentence(sentence.text, passages[number - 1], number - 1))
-            for sentence in generated
+            (sentence.text, supporting_sentence(claim, passages[number - 1], number - 1, sentence_vectors))
+            for sentence, claim in zip(generated, claims, strict=True)
             for number in sentence.passages[:1]
         ]
-        return cite(question, supported, retrieved, score, mode="generative")
-
-    def _supporting_sentence(self, claim: str, passage: Passage, rank: int) -> Evidence:
-        """The sentence of the passage closest in meaning to a generated claim."""
-        spans = passage_sentences(passage)
-        vectors = self.embedder.embed([claim, *(span.text for span in spans)])
-        similarities = vectors[1:] @ vectors[0]
-        best = int(np.argmax(similarities))
-        return Evidence(passage, rank, spans[best], float(similarities[best]), float(similarities[best]))
+        cited = [(text, evidence) for text, evidence in supported if evidence is not None]
+        return cite(question, cited, retrieved, score, mode="generative") if cited else None
 
     def _query_vector(self, question: str) -> np.ndarray:
         """The question's embedding."""

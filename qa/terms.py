@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import math
 import re
 import threading
+from collections import Counter
+from collections.abc import Sequence
 
 import snowballstemmer
 
@@ -30,3 +33,14 @@ def stemmed_terms(text: str) -> set[str]:
 def coverage(question_terms: set[str], text: str) -> float:
     """Share of the question's stemmed content words that the text contains."""
     return len(question_terms & stemmed_terms(text)) / len(question_terms) if question_terms else 0.0
+
+
+def distinctive_coverage(question_terms: set[str], candidates: Sequence[set[str]]) -> list[float]:
+    """Each candidate's share of the question's terms, weighted by how rare each term is among the candidates, so a
+    term every candidate contains (the article's subject, say) decides less than one only a few contain."""
+    if not question_terms:
+        return [0.0] * len(candidates)
+    frequency = Counter(term for terms in candidates for term in terms & question_terms)
+    weights = {term: math.log(1 + len(candidates) / (frequency[term] + 1)) for term in question_terms}
+    total = sum(weights.values())
+    return [sum(weights[term] for term in terms & question_terms) / total for terms in candidates]

@@ -118,3 +118,26 @@ def test_other_format_version_is_refused(settings: Settings, corpus_dir: Path) -
     path.write_text(json.dumps({**data, "format_version": 999}))
     with pytest.raises(QAError, match="format 999"):
         _service(settings, HashingEmbedder()).search("anything")
+
+
+def test_a_rebuild_replaces_an_index_of_another_model_under_a_higher_generation(settings: Settings, corpus_dir: Path) -> None:
+    _service(settings, HashingEmbedder(name="model-a")).index_paths([corpus_dir])
+    before = read_manifest(settings.index_dir)
+    reader = _service(settings, HashingEmbedder(name="model-a")).snapshot()
+    report = _service(settings, HashingEmbedder(name="model-b")).index_paths([corpus_dir], rebuild=True)
+    after = read_manifest(settings.index_dir)
+    assert (report.added, after.model, after.articles) == (1, "model-b", 1)
+    assert after.generation > before.generation and not reader.is_current()
+    assert {path.name for path in settings.index_dir.glob("gen-*")} == {
+        after.database_path(settings.index_dir).name, after.vectors_path(settings.index_dir).name
+    }
+
+
+def test_a_rebuild_recovers_a_damaged_index(settings: Settings, corpus_dir: Path) -> None:
+    service = _service(settings, HashingEmbedder())
+    service.index_paths([corpus_dir])
+    generation = read_manifest(settings.index_dir).generation
+    (settings.index_dir / "manifest.json").write_text("{not json", encoding="utf-8")
+    service.index_paths([corpus_dir], rebuild=True)
+    assert read_manifest(settings.index_dir).generation == generation + 1
+    assert _service(settings, HashingEmbedder()).search("volcano village")
