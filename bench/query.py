@@ -1,7 +1,9 @@
-"""Query latency of search and ask at growing index sizes, IVF recall against exact search, and cold starts.
+"""Query latency of search and ask at growing index sizes, IVF recall against exact search, writes and cold starts.
 
-Real rtqa-passages chunks (embedded with the real model) are padded with synthetic chunks whose vectors are random
-unit vectors (said so in the table). Run: python bench/query.py [--sizes 10000,100000] [--queries 200] [--json out.json]
+The rtqa-passages chunks (embedded with the real model) are padded with synthetic one-chunk articles up to each size.
+A padding vector is a real chunk's vector plus Gaussian noise (cosine ≈ 0.7 to its source), so the padded index is
+as clustered as real news and approximate search is tested on hard neighbourhoods; the table says so.
+Run: python -m bench.query [--sizes 10000,100000,1000000] [--queries 200] [--json out.json]
 """
 
 from __future__ import annotations
@@ -10,20 +12,25 @@ import argparse
 import json
 import os
 import random
-import resource
 import shutil
+import socket
 import subprocess
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 
+import httpx
 import numpy as np
 
+from bench.machine import describe
+from index import database
 from index.articles import make_article
 from index.build import update_index
 from index.chunking import ChunkingPolicy
-from index.embedder import SentenceTransformerEmbedder
+from index.embedder import Embedder, PassageVectors, embed_sentences_separately
+from index.span_pooling import CharSpan, normalised
 from index.store import IndexSnapshot
 from index.vectors import FLAT
 from qa.config import Settings
@@ -33,27 +40,49 @@ from qa.service import QAService
 REPO = Path(__file__).resolve().parent.parent
 SHARED = REPO.parent / "shared" / "eval" / "rtqa-passages"
 WORK = REPO / ".qa" / "bench" / "query"
+NOISE = 1.0
 
 
 class PaddingEmbedder:
-    """Random unit vectors under the real model's name, so padded indexes open with the real model."""
+    """Noisy copies of real chunk vectors under the real model's name, so padded indexes open with the real model."""
 
-    def __init__(self, real: SentenceTransformerEmbedder) -> None:
-        self.name, self.dimension, self.max_tokens = real.name, real.dimension, real.max_tokens
-        self._rng = np.random.default_rng(7)
+    def __init__(self, real: Embedder, sources: np.ndarray, seed: int) -> None:
+        self.name, self.dimension, self.max_tokens, self.precision = real.name, real.dimension, real.max_tokens, real.precision
+        self._sources = sources
+        self._rng = np.random.default_rng(seed)
 
     def count_tokens(self, texts: Sequence[str]) -> list[int]:
         """Words stand in for tokens (padding text is short)."""
         return [len(text.split()) for text in texts]
 
     def embed(self, texts: Sequence[str], show_progress: bool = False) -> np.ndarray:
-        """Random unit vectors."""
-        vectors = self._rng.standard_normal((len(texts), self.dimension)).astype(np.float32)
-        return vectors / np.linalg.norm(vectors, axis=1, keepdims=True)
+        """A random real vector plus noise of norm NOISE, renormalised."""
+        picked = self._sources[self._rng.integers(0, len(self._sources), len(texts))]
+        noise = self._rng.standard_normal(picked.shape).astype(np.float32) * (NOISE / np.sqrt(self.dimension))
+        return normalised(picked + noise)
+
+    def embed_passages(
+        self, texts: Sequence[str], sentence_spans: Sequence[Sequence[CharSpan]], show_progress: bool = False
+    ) -> PassageVectors:
+        """Padding texts and sentences, each a noisy copy."""
+        return embed_sentences_separately(self, texts, sentence_spans, show_progress)
 
 
-def padded_index(size: int, base: Path, real: SentenceTransformerEmbedder, vocabulary: list[str]) -> Path:
-    """A copy of the real index padded with synthetic one-chunk articles up to size chunks (cached)."""
+def real_vectors(directory: Path, dimension: int) -> np.ndarray:
+    """Every chunk vector of an index."""
+    manifest = IndexSnapshot.open(directory, *_model_of(directory)).manifest
+    with database.connect(manifest.database_path(directory), read_only=True) as connection:
+        return database.chunk_vectors(connection, dimension)[1]
+
+
+def _model_of(directory: Path) -> tuple[str, int]:
+    """The model name and dimension recorded in an index's manifest."""
+    manifest = json.loads((directory / "manifest.json").read_text(encoding="utf-8"))
+    return str(manifest["model"]), int(manifest["dimension"])
+
+
+def padded_index(size: int, base: Path, real: Embedder, vocabulary: list[str]) -> Path:
+    """A copy of the real index padded with synthetic one-chunk articles up to size chunks (cached between runs)."""
     target = WORK / f"size-{size}"
     if (target / "manifest.json").exists():
         return target
@@ -65,7 +94,8 @@ def padded_index(size: int, base: Path, real: SentenceTransformerEmbedder, vocab
         make_article(f"pad-{number}", f"Padding {number}", " ".join(words.choices(vocabulary, k=40)) + ".", "padding", None)
         for number in range(max(size - have, 0))
     ]
-    update_index(target, PaddingEmbedder(real), ChunkingPolicy(200, 0), padding, show_progress=True)
+    embedder = PaddingEmbedder(real, real_vectors(base, real.dimension), seed=size)
+    update_index(target, embedder, ChunkingPolicy(200, 0), padding, show_progress=True)
     return target
 
 
@@ -74,84 +104,155 @@ def percentiles(values: list[float]) -> dict[str, float]:
     return {f"p{q}": round(float(np.percentile(values, q)), 2) for q in (50, 95, 99)}
 
 
-def timed_calls(service: QAService, questions: list[str], ask: bool) -> list[float]:
-    """Milliseconds per search (or ask) call."""
-    latencies = []
-    for question in questions:
-        started = time.perf_counter()
-        service.ask(question) if ask else service.search(question, 10)
-        latencies.append((time.perf_counter() - started) * 1000)
-    return latencies
+def timed_ms(call: Callable[[], Any]) -> float:
+    """Milliseconds one call takes."""
+    started = time.perf_counter()
+    call()
+    return (time.perf_counter() - started) * 1000
 
 
-def recall_against_exact(directory: Path, real: SentenceTransformerEmbedder, questions: list[str]) -> float | None:
+def recall_against_exact(service: QAService, questions: list[str]) -> float | None:
     """recall@10 of the live FAISS index against exact inner product over the same stored vectors."""
-    from index import database
-
-    snapshot = IndexSnapshot.open(directory, real.name, real.dimension)
+    snapshot = service.snapshot()
     if snapshot.manifest.faiss_kind == FLAT:
         return None
-    with database.connect(snapshot.manifest.database_path(directory), read_only=True) as connection:
-        ids, vectors = database.chunk_vectors(connection, real.dimension)
-    queries = real.embed(questions)
+    with database.connect(snapshot.manifest.database_path(snapshot.directory), read_only=True) as connection:
+        ids, vectors = database.chunk_vectors(connection, snapshot.manifest.dimension)
+    queries = service.embedder.embed(questions)
     found = 0
     for query in queries:
         exact = set(ids[np.argpartition(-(vectors @ query), 10)[:10]].tolist())
         found += len(exact & {rowid for rowid, _ in snapshot.dense(query, 10, None)})
-    return found / (10 * len(questions))
+    return round(found / (10 * len(questions)), 4)
 
 
-def cold_ask(directory: Path) -> float:
+def add_one_article_ms(service: QAService, repeats: int = 3) -> dict[str, float]:
+    """Median milliseconds to add one new article (a few sentences) and to delete it again, index restored."""
+    added, deleted = [], []
+    for number in range(repeats):
+        article = make_article(
+            f"bench-new-{number}", f"New report {number}",
+            f"Officials met on day {number} to discuss grain exports. Talks ended without a deal. More meetings follow.",
+            "bench", None,
+        )
+        added.append(timed_ms(lambda: service.upsert_articles([article])))
+        deleted.append(timed_ms(lambda: service.delete_articles([article.id])))
+    return {"add_ms": round(float(np.median(added)), 1), "delete_ms": round(float(np.median(deleted)), 1)}
+
+
+def resident_mb() -> float:
+    """This process's resident memory in MiB."""
+    for line in Path("/proc/self/status").read_text(encoding="utf-8").splitlines():
+        if line.startswith("VmRSS:"):
+            return round(int(line.split()[1]) / 1024, 1)
+    return 0.0
+
+
+def cold_ask_s(directory: Path) -> float:
     """Seconds for a fresh `qa ask` process on an existing index."""
     started = time.perf_counter()
     subprocess.run(
         [sys.executable, "-m", "qa", "ask", "what did Russia say about the GCC?", "--index-dir", str(directory), "--json"],
         check=True, capture_output=True, cwd=REPO, env={**os.environ, "HF_HUB_OFFLINE": "1"},
     )
-    return time.perf_counter() - started
+    return round(time.perf_counter() - started, 2)
+
+
+def serve_ready_s(directory: Path, patience_s: float = 120.0) -> float:
+    """Seconds from starting `qa serve` on an existing index until /readyz answers 200."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    started = time.perf_counter()
+    server = subprocess.Popen(
+        [sys.executable, "-m", "qa", "serve", "--port", str(port), "--index-dir", str(directory)],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=REPO, env={**os.environ, "HF_HUB_OFFLINE": "1"},
+    )
+    try:
+        while time.perf_counter() - started < patience_s:
+            try:
+                if httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=1.0).status_code == 200:
+                    return round(time.perf_counter() - started, 2)
+            except httpx.TransportError:
+                pass
+            time.sleep(0.05)
+        raise RuntimeError(f"qa serve was not ready within {patience_s} s")
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+
+
+def measure(directory: Path, questions: list[str]) -> dict[str, Any]:
+    """Every figure for one index size."""
+    rss_before = resident_mb()
+    service = QAService(Settings(index_dir=directory))
+    service.search(questions[0])
+    snapshot = service.snapshot()
+    search = [timed_ms(lambda question=question: service.search(question, 10)) for question in questions]
+    ask = [timed_ms(lambda question=question: service.ask(question)) for question in questions]
+    embed = [timed_ms(lambda question=question: service.embedder.embed([question])) for question in questions]
+    rss_after = resident_mb()
+    vectors_file = snapshot.manifest.vectors_path(directory)
+    return {
+        "chunks": snapshot.size,
+        "faiss": snapshot.manifest.faiss_kind,
+        "embed_question_ms": percentiles(embed),
+        "search_ms": percentiles(search),
+        "ask_ms": percentiles(ask),
+        "recall@10_vs_exact": recall_against_exact(service, questions[:100]),
+        "vectors_file_mb": round(vectors_file.stat().st_size / 2**20, 1),
+        "rss_mb_after_queries": rss_after,
+        "rss_mb_growth": round(rss_after - rss_before, 1),
+        **add_one_article_ms(service),
+        "cold_qa_ask_s": cold_ask_s(directory),
+        "serve_ready_s": serve_ready_s(directory),
+    }
 
 
 def main() -> None:
     """Build (or reuse) each padded index and measure it."""
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--sizes", default="10000,100000")
+    parser.add_argument("--sizes", default="10000,100000,1000000")
     parser.add_argument("--queries", type=int, default=200)
     parser.add_argument("--json", type=Path, default=None)
+    parser.add_argument("--build-only", action="store_true", help="Only build (and cache) the padded indexes.")
     arguments = parser.parse_args()
-    real = SentenceTransformerEmbedder()
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
     base = WORK / "base"
-    base_service = QAService(Settings(index_dir=base), embedder=real)
+    base_service = QAService(Settings(index_dir=base))
     base_service.index_paths([SHARED / "corpus.jsonl"], show_progress=True)
     questions = [question.text for question in load_questions(SHARED / "questions.jsonl")[: arguments.queries]]
     vocabulary = sorted({word for article in base_service.articles(limit=2000) for word in article.text.split()})
+    machine = describe()
     rows = []
     for size in (int(value) for value in arguments.sizes.split(",")):
-        directory = padded_index(size, base, real, vocabulary)
-        service = QAService(Settings(index_dir=directory), embedder=real)
-        service.search(questions[0])
-        snapshot = service.snapshot()
-        rows.append(
-            {
-                "chunks": snapshot.size,
-                "real_chunks": 5009,
-                "faiss": snapshot.manifest.faiss_kind,
-                "search_ms": percentiles(timed_calls(service, questions, ask=False)),
-                "ask_ms": percentiles(timed_calls(service, questions, ask=True)),
-                "recall@10_vs_exact": recall_against_exact(directory, real, questions[:100]),
-                "cold_qa_ask_s": round(cold_ask(directory), 2),
-                "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),
-            }
-        )
-        print(json.dumps(rows[-1]))
-    print(f"\n{'chunks':>9} {'faiss':>12} {'search p50/p95/p99 ms':>24} {'ask p50/p95/p99 ms':>22} {'recall@10':>10} {'cold ask s':>10}")
+        started = time.perf_counter()
+        directory = padded_index(size, base, base_service.embedder, vocabulary)
+        if arguments.build_only:
+            print(f"{size:,} chunks: built or reused in {time.perf_counter() - started:.1f} s", flush=True)
+            continue
+        row = {"size": size, "real_chunks": base_service.snapshot().size, "build_s": round(time.perf_counter() - started, 1)}
+        row.update(measure(directory, questions))
+        rows.append(row)
+        print(json.dumps(row), flush=True)
+    print_table(rows, machine)
+    if arguments.json:
+        arguments.json.write_text(json.dumps({"machine": machine, "rows": rows}, indent=2), encoding="utf-8")
+
+
+def print_table(rows: list[dict[str, Any]], machine: dict[str, Any]) -> None:
+    """The figures as a Markdown table."""
+    print(f"\nmachine: {machine}\n")
+    print("| chunks | FAISS | embed p50 | search p50/p95/p99 ms | ask p50/p95/p99 ms | recall@10 vs exact | vectors MB | RSS MB | add / delete one ms | cold `qa ask` s | `qa serve` ready s |")
+    print("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
     for row in rows:
         search, ask = row["search_ms"], row["ask_ms"]
         print(
-            f"{row['chunks']:>9} {row['faiss']:>12} {search['p50']:>8}/{search['p95']}/{search['p99']:<8} "
-            f"{ask['p50']:>8}/{ask['p95']}/{ask['p99']:<8} {str(row['recall@10_vs_exact']):>10} {row['cold_qa_ask_s']:>10}"
+            f"| {row['chunks']:,} | {row['faiss']} | {row['embed_question_ms']['p50']} | "
+            f"{search['p50']} / {search['p95']} / {search['p99']} | {ask['p50']} / {ask['p95']} / {ask['p99']} | "
+            f"{row['recall@10_vs_exact'] or 'exact'} | {row['vectors_file_mb']} | {row['rss_mb_after_queries']} | "
+            f"{row['add_ms']} / {row['delete_ms']} | {row['cold_qa_ask_s']} | {row['serve_ready_s']} |"
         )
-    if arguments.json:
-        arguments.json.write_text(json.dumps(rows, indent=2), encoding="utf-8")
 
 
 if __name__ == "__main__":
