@@ -5,7 +5,9 @@ from __future__ import annotations
 import hashlib
 import os
 import re
+import shutil
 import sqlite3
+import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
@@ -60,13 +62,15 @@ def update_index(
     prune: bool = False,
     show_progress: bool = False,
     rebuild: bool = False,
+    clean_up_in_background: bool = False,
 ) -> IndexReport:
     """Add or replace articles, delete ids (or, with prune, every article not in upserts), and publish.
 
     Nothing is written when nothing changed; otherwise a new generation is written aside and published by
     replacing the manifest atomically, so readers and crashes only ever see a whole generation. A rebuild ignores
     the live generation's content (even one of another model or format) but still numbers the new one after it,
-    so running servers see the change.
+    so running servers see the change. Superseded files are deleted before returning, or in the background (a
+    server adding one article need not wait while a large file is freed).
     """
     started = time.perf_counter()
     directory.mkdir(parents=True, exist_ok=True)
@@ -83,7 +87,9 @@ def update_index(
             chunked = _chunk_all(plan.changed, embedder, policy, show_progress)
             vectors = _embed_missing(directory, previous, embedder, chunked, plan.report, show_progress)
             _publish(directory, previous, embedder, policy, plan, chunked, vectors, generation)
-            if live:
+            if live and clean_up_in_background:
+                threading.Thread(target=_remove_generation, args=(directory, live), name="remove-generation").start()
+            elif live:
                 _remove_generation(directory, live)
     plan.report.seconds = round(time.perf_counter() - started, 3)
     return plan.report
@@ -264,14 +270,9 @@ def _highest_generation(directory: Path) -> int:
 
 
 def _copy_database(source: Path, target: Path) -> None:
-    """Copy a live database consistently with SQLite's backup API."""
+    """Copy the live database file (immutable once published, and the writer holds the lock) by the kernel's copy."""
     target.unlink(missing_ok=True)
-    origin, copy = database.connect(source, read_only=True), sqlite3.connect(target)
-    try:
-        origin.backup(copy)
-    finally:
-        origin.close()
-        copy.close()
+    shutil.copyfile(source, target)
 
 
 def _remove_unpublished(directory: Path, current: Manifest | None) -> None:

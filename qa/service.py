@@ -105,7 +105,7 @@ class QAService:
     def upsert_articles(self, articles: Sequence[Article]) -> IndexReport:
         """Add or replace articles; they are searchable when this returns."""
         with self._write_lock:
-            report = update_index(self.index_dir, self.embedder, self.chunking, articles)
+            report = update_index(self.index_dir, self.embedder, self.chunking, articles, clean_up_in_background=True)
         self._refresh()
         return report
 
@@ -116,7 +116,9 @@ class QAService:
             missing = [article_id for article_id in dict.fromkeys(article_ids) if snapshot.article(article_id) is None]
             if missing:
                 raise ArticleNotFoundError(f"no article with id {', '.join(map(repr, missing))} in the index")
-            report = update_index(self.index_dir, self.embedder, self.chunking, deletes=article_ids)
+            report = update_index(
+                self.index_dir, self.embedder, self.chunking, deletes=article_ids, clean_up_in_background=True
+            )
         self._refresh()
         return report
 

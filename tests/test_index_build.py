@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
+from index.articles import make_article
 from index.embedder import HashingEmbedder
 from index.manifest import read_manifest
 from index.store import IndexSnapshot
@@ -128,9 +130,8 @@ def test_a_rebuild_replaces_an_index_of_another_model_under_a_higher_generation(
     after = read_manifest(settings.index_dir)
     assert (report.added, after.model, after.articles) == (1, "model-b", 1)
     assert after.generation > before.generation and not reader.is_current()
-    assert {path.name for path in settings.index_dir.glob("gen-*")} == {
-        after.database_path(settings.index_dir).name, after.vectors_path(settings.index_dir).name
-    }
+    live = {after.database_path(settings.index_dir).name, after.vectors_path(settings.index_dir).name}
+    assert {path.name for path in settings.index_dir.glob("gen-*")} == live
 
 
 def test_a_rebuild_recovers_a_damaged_index(settings: Settings, corpus_dir: Path) -> None:
@@ -141,3 +142,16 @@ def test_a_rebuild_recovers_a_damaged_index(settings: Settings, corpus_dir: Path
     service.index_paths([corpus_dir], rebuild=True)
     assert read_manifest(settings.index_dir).generation == generation + 1
     assert _service(settings, HashingEmbedder()).search("volcano village")
+
+
+def test_service_writes_free_the_superseded_generation_in_the_background(settings: Settings, corpus_dir: Path) -> None:
+    service = _service(settings, HashingEmbedder())
+    service.index_paths([corpus_dir])
+    service.upsert_articles([make_article("late", "Late", "A late story about grain exports.", "api", None)])
+    live = read_manifest(settings.index_dir)
+    expected = {live.database_path(settings.index_dir).name, live.vectors_path(settings.index_dir).name}
+    deadline = time.monotonic() + 30
+    while {path.name for path in settings.index_dir.glob("gen-*")} != expected and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert {path.name for path in settings.index_dir.glob("gen-*")} == expected
+    assert [passage.article_id for passage in service.search("grain exports", 1)] == ["late"]
