@@ -14,6 +14,7 @@ import numpy as np
 
 from index import database
 from index.manifest import MANIFEST_NAME, Manifest, read_manifest
+from index.term_budget import TermFrequencies, affordable_terms
 from index.vectors import load_vector_index, search_vectors
 from qa.errors import IndexCorruptError, QAError
 from qa.types import Article, SearchFilters
@@ -56,6 +57,7 @@ class IndexSnapshot:
             )
             self._connection = database.connect(manifest.database_path(directory), read_only=True)
             self._connection.execute("SELECT count(*) FROM chunks").fetchone()
+            self.term_frequencies = TermFrequencies(self._connection)
         except (RuntimeError, sqlite3.DatabaseError) as error:
             raise IndexCorruptError(
                 f"the index at {directory} cannot be read ({error}); rebuild it with "
@@ -106,14 +108,19 @@ class IndexSnapshot:
 
     def keyword(self, question: str, k: int, filters: SearchFilters) -> list[tuple[int, float]]:
         """Top-k chunks by BM25 over title, heading and text, among those that pass the filters."""
-        terms = [term for term in dict.fromkeys(_TERM.findall(question.lower())) if term not in STOPWORDS]
-        if not terms or k <= 0:
+        words = [term for term in dict.fromkeys(_TERM.findall(question.lower())) if len(term) > 1 and term not in STOPWORDS]
+        if not words or k <= 0:
+            return []
+        with self._lock:
+            frequencies = self.term_frequencies.of(words)
+        terms = affordable_terms(words, frequencies)
+        if not terms:
             return []
         expression = " OR ".join(f'"{term}"' for term in terms)
         clause, parameters = _filter_sql(filters)
+        join = "JOIN chunks ON chunks.rowid = chunk_terms.rowid JOIN articles ON articles.id = chunks.article_id"
         sql = (
-            "SELECT chunk_terms.rowid, bm25(chunk_terms, 0.5, 0.5, 1.0) AS rank FROM chunk_terms "
-            "JOIN chunks ON chunks.rowid = chunk_terms.rowid JOIN articles ON articles.id = chunks.article_id "
+            f"SELECT chunk_terms.rowid, bm25(chunk_terms, 0.5, 0.5, 1.0) AS rank FROM chunk_terms {join if clause else ''} "
             f"WHERE chunk_terms MATCH ? {'AND ' + clause if clause else ''} ORDER BY rank LIMIT ?"
         )
         with self._lock:

@@ -83,5 +83,6 @@ def search_vectors(
             parameters = faiss.SearchParametersIVF(sel=selector, nprobe=NPROBE)
         except RuntimeError:
             pass
+    faiss.omp_set_num_threads(1)  # this thread only: one query gains nothing from a team, and teams contend under load
     scores, ids = index.search(query.reshape(1, -1).astype(np.float32), min(k, index.ntotal), params=parameters)
     return [(int(i), float(s)) for i, s in zip(ids[0], scores[0], strict=True) if i >= 0]
