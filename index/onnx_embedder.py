@@ -126,13 +126,20 @@ def pool(hidden: np.ndarray, mask: np.ndarray, mode: str) -> np.ndarray:
 
 
 def _tokenizers(config: SentenceModelConfig) -> tuple[Tokenizer, Tokenizer]:
-    """Two copies of the model's fast tokenizer: one that counts whole texts, one that truncates for the model."""
-    from transformers import AutoTokenizer
-    from transformers.utils import logging as transformers_logging
+    """Two copies of the model's fast tokenizer: one that counts whole texts, one that truncates for the model.
 
-    transformers_logging.set_verbosity_error()  # type: ignore[no-untyped-call]
-    backend = AutoTokenizer.from_pretrained(str(config.path)).backend_tokenizer
-    counter, encoder = Tokenizer.from_str(backend.to_str()), Tokenizer.from_str(backend.to_str())
+    Read straight from tokenizer.json when the model has one (no transformers or torch import: a cold `qa ask`
+    starts seconds sooner); otherwise through transformers' AutoTokenizer."""
+    path = Path(config.path) / "tokenizer.json"
+    if path.exists():
+        serialized = Tokenizer.from_file(str(path)).to_str()
+    else:
+        from transformers import AutoTokenizer
+        from transformers.utils import logging as transformers_logging
+
+        transformers_logging.set_verbosity_error()  # type: ignore[no-untyped-call]
+        serialized = AutoTokenizer.from_pretrained(str(config.path)).backend_tokenizer.to_str()
+    counter, encoder = Tokenizer.from_str(serialized), Tokenizer.from_str(serialized)
     counter.no_truncation()
     counter.no_padding()
     encoder.no_padding()
