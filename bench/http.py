@@ -100,7 +100,7 @@ def run_wrk(served: serving.Served, bodies: Path, connections: int, seconds: flo
     """One wrk run: its summary, plus the CPU the server and wrk used and the load average around it."""
     command = ["wrk", f"-t{min(threads, connections)}", f"-c{connections}", f"-d{seconds:g}s", "--timeout", "10s",
                "--latency", "-s", str(LUA_SCRIPT), f"{served.base_url}/v1/ask", "--", str(bodies)]
-    load_before, server_before = machine.load_average(), serving.cpu_seconds(served.pid)
+    load_before, server_before, busy_before = machine.load_average(), serving.cpu_seconds(served.pid), serving.machine_busy_seconds()
     children_before = resource.getrusage(resource.RUSAGE_CHILDREN)
     started = time.perf_counter()
     done = subprocess.run(command, capture_output=True, text=True, check=True)
@@ -109,8 +109,9 @@ def run_wrk(served: serving.Served, bodies: Path, connections: int, seconds: flo
     summary = json.loads(next(line for line in done.stdout.splitlines() if line.startswith("WRK_SUMMARY ")).split(" ", 1)[1])
     wrk_cpu = children.ru_utime + children.ru_stime - children_before.ru_utime - children_before.ru_stime
     server_cpu = serving.cpu_seconds(served.pid) - server_before
+    other_cpu = serving.machine_busy_seconds() - busy_before - server_cpu - wrk_cpu
     return row_from_summary(summary, connections, {
-        "server_cpu_cores": round(server_cpu / wall, 2),
+        "server_cpu_cores": round(server_cpu / wall, 2), "other_cpu_cores": round(other_cpu / wall, 2),
         "requests_per_server_cpu_s": round(summary["requests"] / max(server_cpu, 1e-9), 1),
         "wrk_cpu_cores": round(wrk_cpu / wall, 2), "load_before": load_before, "load_after": machine.load_average(),
     })
@@ -210,19 +211,19 @@ def print_row(row: dict[str, Any]) -> None:
     """One run as it finishes."""
     print(f"  {row['setting']:<9} c={row['connections']:<3} {row['requests_per_s']:7.1f} req/s  p50 {row['p50_ms']:6.1f} ms  "
           f"p99 {row['p99_ms']:6.1f} ms  non-2xx {row['non_2xx']}  socket errors {row['socket_errors']}  "
-          f"server {row['server_cpu_cores']} cores  load {row['load_before'][0]}", flush=True)
+          f"server {row['server_cpu_cores']} cores, others {row['other_cpu_cores']}", flush=True)
 
 
 def print_table(rows: list[dict[str, Any]], ceiling: list[dict[str, Any]], verdict: dict[str, Any]) -> None:
     """The runs, the ceiling and the goals as Markdown."""
     print("\n| run | connections | s | requests | requests/s | p50 ms | p90 ms | p99 ms | max ms | non-2xx | socket errors "
-          "| server CPU (cores) | requests per server CPU s | wrk CPU (cores) | 1-min load |")
-    print("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
+          "| server CPU (cores) | requests per server CPU s | wrk CPU (cores) | other CPU (cores) | 1-min load |")
+    print("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
     for row in rows:
         print(f"| {row['setting']} | {row['connections']} | {row['seconds']} | {row['requests']} | {row['requests_per_s']} | "
               f"{row['p50_ms']} | {row['p90_ms']} | {row['p99_ms']} | {row['max_ms']} | {row['non_2xx']} | "
               f"{row['socket_errors']} | {row['server_cpu_cores']} | {row['requests_per_server_cpu_s']} | "
-              f"{row['wrk_cpu_cores']} | {row['load_before'][0]} |")
+              f"{row['wrk_cpu_cores']} | {row['other_cpu_cores']} | {row['load_before'][0]} |")
     print("\n| query embedding alone | concurrency | questions per call | questions/s | per CPU s | p50 ms a call |")
     print("| --- | ---: | ---: | ---: | ---: | ---: |")
     for row in ceiling:

@@ -47,11 +47,12 @@ class Sample:
 
 @dataclass(frozen=True)
 class ProcessReading:
-    """The server's resident memory and CPU seconds at one moment (epoch s)."""
+    """The server's resident memory and CPU seconds, and the whole machine's busy CPU seconds, at one moment."""
 
     at: float
     rss_bytes: int
     cpu_seconds: float
+    machine_busy_seconds: float
 
 
 @dataclass
@@ -84,8 +85,8 @@ def locust_command(base_url: str, run: LoadRun, questions_file: Path, samples_fi
 
 
 def reading(pid: int) -> ProcessReading:
-    """The process's memory and CPU now."""
-    return ProcessReading(time.time(), serving.rss_bytes(pid), serving.cpu_seconds(pid))
+    """The process's memory and CPU now, and the machine's."""
+    return ProcessReading(time.time(), serving.rss_bytes(pid), serving.cpu_seconds(pid), serving.machine_busy_seconds())
 
 
 def run_load(base_url: str, pid: int, rate: float, seconds: float, questions: list[str], folder: Path,
@@ -140,18 +141,21 @@ def latency_figures(samples: list[Sample]) -> dict[str, Any]:
 
 
 def windows(run: LoadRun, window: float) -> list[dict[str, Any]]:
-    """Per window of the run: requests/s achieved, latency, errors, and the server's RSS and CPU at its end."""
+    """Per window of the run: requests/s achieved, latency, errors, the server's RSS at its end, and the CPU the server
+    and everything else on the machine (Locust included, a few hundredths of a core) used meanwhile."""
     rows = []
     for number in range(math.ceil(run.seconds / window)):
         start, end = run.started + number * window, run.started + min((number + 1) * window, run.seconds)
         inside = [sample for sample in run.samples if start <= sample.start < end]
         before = max((r for r in run.readings if r.at <= start), key=lambda r: r.at, default=run.readings[0])
         after = min((r for r in run.readings if r.at >= end), key=lambda r: r.at, default=run.readings[-1])
+        elapsed = max(after.at - before.at, 1e-9)
+        server_cpu = after.cpu_seconds - before.cpu_seconds
         rows.append({
             "window": f"{number * window:g}-{min((number + 1) * window, run.seconds):g} s",
             "requests_per_s": round(len(inside) / (end - start), 1), **latency_figures(inside),
-            "rss_mib": round(after.rss_bytes / MIB, 1),
-            "server_cpu_cores": round((after.cpu_seconds - before.cpu_seconds) / max(after.at - before.at, 1e-9), 2),
+            "rss_mib": round(after.rss_bytes / MIB, 1), "server_cpu_cores": round(server_cpu / elapsed, 2),
+            "other_cpu_cores": round((after.machine_busy_seconds - before.machine_busy_seconds - server_cpu) / elapsed, 2),
         })
     return rows
 
@@ -174,11 +178,12 @@ def summary(run: LoadRun, window_rows: list[dict[str, Any]]) -> dict[str, Any]:
 
 def print_report(rows: list[dict[str, Any]], total: dict[str, Any]) -> None:
     """The windows as a Markdown table, then the totals."""
-    print("\n| window | requests/s | requests | errors | p50 ms | p99 ms | max ms | RSS MiB at end | server CPU (cores) |")
-    print("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
+    print("\n| window | requests/s | requests | errors | p50 ms | p99 ms | max ms | RSS MiB at end | server CPU (cores) "
+          "| other CPU (cores) |")
+    print("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
     for row in rows:
         print(f"| {row['window']} | {row['requests_per_s']} | {row['requests']} | {row['errors']} | {row['p50_ms']} | "
-              f"{row['p99_ms']} | {row['max_ms']} | {row['rss_mib']} | {row['server_cpu_cores']} |")
+              f"{row['p99_ms']} | {row['max_ms']} | {row['rss_mib']} | {row['server_cpu_cores']} | {row['other_cpu_cores']} |")
     print(f"\ntarget {total['target_rate']} requests/s with {total['users']} users for {total['seconds']:g} s: "
           f"{total['requests']} requests ({total['requests_per_s']}/s), {total['errors']} errors, p50 {total['p50_ms']} ms, "
           f"p99 {total['p99_ms']} ms (per window {total['window_p99_ms_min']}–{total['window_p99_ms_max']} ms); RSS "
