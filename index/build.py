@@ -79,7 +79,7 @@ def update_index(
         previous = None if rebuild else _current_manifest(directory, embedder)
         generation = max(live.generation if live else 0, _highest_generation(directory)) + 1
         _remove_unpublished(directory, live)
-        existing = _read_previous(directory, previous, database.article_hashes, {})
+        existing: dict[str, str] = _read_previous(directory, previous, database.article_hashes, dict[str, str]())
         plan = _plan(existing, upserts, deletes, prune)
         if previous and not plan.changed and not plan.removed:
             plan.report.chunks = previous.chunks
@@ -206,7 +206,9 @@ def _embed_missing(
 ) -> dict[str, EmbeddedChunk]:
     """Vectors for texts the live generation has not cached yet (the content-addressed cache), with their sentences'."""
     pairs_by_key = {_key(text): (chunk, text) for pairs in chunked.values() for chunk, text in pairs}
-    cached = _read_previous(directory, previous, lambda connection: database.cached_keys(connection, list(pairs_by_key)), set())
+    cached: set[str] = _read_previous(
+        directory, previous, lambda connection: database.cached_keys(connection, list(pairs_by_key)), set[str]()
+    )
     missing = sorted((key for key in pairs_by_key if key not in cached), key=lambda key: len(pairs_by_key[key][1]))
     embedded: dict[str, EmbeddedChunk] = {}
     with tqdm(total=len(missing), desc="Embedding", unit="chunk", disable=not show_progress) as progress:

@@ -240,4 +240,5 @@ class QAService:
 
     def _query_vector(self, question: str) -> np.ndarray:
         """The question's embedding."""
-        return self.embedder.embed([question])[0]
+        vector: np.ndarray = self.embedder.embed([question])[0]
+        return vector
