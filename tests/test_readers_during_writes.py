@@ -22,6 +22,7 @@ from api.app import create_app
 from api.settings import ApiSettings
 from index import store
 from index.articles import load_paths, make_article
+from index.build import update_index
 from index.manifest import Manifest, read_manifest
 from qa.errors import IndexCorruptError
 from qa.service import QAService
@@ -261,7 +262,8 @@ def write_after_first_manifest_read(fake_service: QAService, monkeypatch: pytest
         manifest = read_manifest(directory)
         if not published:
             article_id, text = ferry_article(0)
-            fake_service.upsert_articles([make_article(article_id, "Ferry bulletin", text, "api", None, None)])
+            article = make_article(article_id, "Ferry bulletin", text, "api", None, None)
+            update_index(fake_service.index_dir, fake_service.embedder, fake_service.chunking, [article])  # deletes now
             published.append(read_manifest(directory))
         return manifest
 
