@@ -124,7 +124,7 @@ def test_sigkill_during_indexing_never_corrupts_the_index(
         finished, _ = _run_and_kill(directory, corpus, delay=_kill_moment(number, duration))
         return finished, directory.name
 
-    with ThreadPoolExecutor(max_workers=2) as pool:
+    with ThreadPoolExecutor(max_workers=1) as pool:  # one at a time: each run as fast as the timing run
         results = list(pool.map(trial, range(TRIALS)))
     outcomes = []
     for exit_code, name in results:
