@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import threading
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -49,6 +50,7 @@ class OnnxEmbedder:
                 "or set QA_EMBED_BACKEND=torch"
             ) from error
         self._counter, self._encoder = _tokenizers(self._config)
+        self._one_call_at_a_time = threading.Lock()
         self._batch_size = batch_size
         self._max_tokens = self._config.max_seq_length - 2
 
@@ -100,7 +102,8 @@ class OnnxEmbedder:
             for position, row in enumerate(rows):
                 ids[position, : lengths[row]] = encodings[row].ids
             mask = (np.arange(ids.shape[1]) < lengths[rows][:, None]).astype(np.int64)
-            hidden = self._session.run(["last_hidden_state"], {"input_ids": ids, "attention_mask": mask})[0]
+            with self._one_call_at_a_time:  # a call already uses every core; concurrent calls only contend
+                hidden = self._session.run(["last_hidden_state"], {"input_ids": ids, "attention_mask": mask})[0]
             vectors[rows] = pool(hidden, mask, self._config.pooling)
             for position, row in enumerate(rows):
                 if sentence_spans[row]:
