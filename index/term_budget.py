@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import sqlite3
-import threading
 
-import snowballstemmer
+from index.stemming import thread_stemmer
 
 POSTINGS_BUDGET = 5_000
 _CACHE_LIMIT = 100_000
@@ -18,11 +17,10 @@ class TermFrequencies:
         connection.execute("CREATE VIRTUAL TABLE IF NOT EXISTS temp.chunk_vocab USING fts5vocab(main, chunk_terms, row)")
         self._connection = connection
         self._known: dict[str, int] = {}
-        self._local = threading.local()
 
     def of(self, words: list[str]) -> dict[str, int | None]:
         """Chunks containing each word as FTS5 indexes it (porter stems); None when the stem is not found as such."""
-        stems = {word: stem for word, stem in zip(words, self._stemmer().stemWords(words), strict=True)}
+        stems = {word: stem for word, stem in zip(words, thread_stemmer("porter").stemWords(words), strict=True)}
         unknown = sorted({stem for stem in stems.values() if stem not in self._known})
         if unknown:
             if len(self._known) > _CACHE_LIMIT:
@@ -31,13 +29,6 @@ class TermFrequencies:
             found = dict(self._connection.execute(f"SELECT term, doc FROM temp.chunk_vocab WHERE term IN ({marks})", unknown))
             self._known.update({stem: int(found.get(stem, -1)) for stem in unknown})
         return {word: (None if self._known[stem] < 0 else self._known[stem]) for word, stem in stems.items()}
-
-    def _stemmer(self) -> snowballstemmer.stemmer:
-        """This thread's Porter stemmer (the algorithm of FTS5's porter tokenizer)."""
-        stemmer: snowballstemmer.stemmer | None = getattr(self._local, "stemmer", None)
-        if stemmer is None:
-            stemmer = self._local.stemmer = snowballstemmer.stemmer("porter")
-        return stemmer
 
 
 def affordable_terms(words: list[str], frequencies: dict[str, int | None], budget: int = POSTINGS_BUDGET) -> list[str]:

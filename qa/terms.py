@@ -4,30 +4,19 @@ from __future__ import annotations
 
 import math
 import re
-import threading
 from collections import Counter
 from collections.abc import Sequence
 
-import snowballstemmer
-
+from index.stemming import thread_stemmer
 from index.store import STOPWORDS
 
 _TERM = re.compile(r"\w+")
-_PER_THREAD = threading.local()
-
-
-def _stemmer() -> snowballstemmer.stemmer:
-    """This thread's English Snowball stemmer: a stemmer holds the word it is working on, so threads never share one."""
-    stemmer: snowballstemmer.stemmer | None = getattr(_PER_THREAD, "stemmer", None)
-    if stemmer is None:
-        stemmer = _PER_THREAD.stemmer = snowballstemmer.stemmer("english")
-    return stemmer
 
 
 def stemmed_terms(text: str) -> set[str]:
     """Stemmed content words of a text, lower-cased, stop words removed."""
     words = [word for word in _TERM.findall(text.lower()) if word not in STOPWORDS]
-    return set(_stemmer().stemWords(words))
+    return set(thread_stemmer("english").stemWords(words))
 
 
 def coverage(question_terms: set[str], text: str) -> float:
