@@ -29,7 +29,8 @@ from index import database
 from index.articles import make_article
 from index.build import update_index
 from index.chunking import ChunkingPolicy
-from index.embedder import Embedder, PassageVectors, embed_sentences_separately
+from index.embedder import Embedder, ModelIdentity, PassageVectors, embed_sentences_separately
+from index.manifest import read_manifest
 from index.span_pooling import CharSpan, normalised
 from index.store import IndexSnapshot
 from index.vectors import FLAT
@@ -43,11 +44,11 @@ WORK = REPO / ".qa" / "bench" / "query"
 NOISE = 1.0
 
 
-class PaddingEmbedder:
+class PaddingEmbedder(ModelIdentity):
     """Noisy copies of real chunk vectors under the real model's name, so padded indexes open with the real model."""
 
     def __init__(self, real: Embedder, sources: np.ndarray, seed: int) -> None:
-        self.name, self.dimension, self.max_tokens, self.precision = real.name, real.dimension, real.max_tokens, real.precision
+        super().__init__(real.name, real.precision, real.dimension, real.max_tokens)
         self._sources = sources
         self._rng = np.random.default_rng(seed)
 
@@ -70,15 +71,8 @@ class PaddingEmbedder:
 
 def real_vectors(directory: Path, dimension: int) -> np.ndarray:
     """Every chunk vector of an index."""
-    manifest = IndexSnapshot.open(directory, *_model_of(directory)).manifest
-    with database.connect(manifest.database_path(directory), read_only=True) as connection:
+    with database.connect(read_manifest(directory).database_path(directory), read_only=True) as connection:
         return database.chunk_vectors(connection, dimension)[1]
-
-
-def _model_of(directory: Path) -> tuple[str, int]:
-    """The model name and dimension recorded in an index's manifest."""
-    manifest = json.loads((directory / "manifest.json").read_text(encoding="utf-8"))
-    return str(manifest["model"]), int(manifest["dimension"])
 
 
 def padded_index(size: int, base: Path, real: Embedder, vocabulary: list[str]) -> Path:

@@ -91,7 +91,34 @@ def resolve_model(name_or_path: str) -> tuple[str, str]:
     return name_or_path, name_or_path
 
 
-class SentenceTransformerEmbedder:
+class ModelIdentity:
+    """What an index records about an embedder (name, precision, vector length, longest input), for every embedder."""
+
+    def __init__(self, name: str, precision: str, dimension: int, max_tokens: int) -> None:
+        self._name, self._precision, self._dimension, self._max_tokens = name, precision, dimension, max_tokens
+
+    @property
+    def name(self) -> str:
+        """The model's name, recorded in the index manifest."""
+        return self._name
+
+    @property
+    def precision(self) -> str:
+        """'fp32' or 'int8': what the index manifest records so vectors of both are never mixed."""
+        return self._precision
+
+    @property
+    def dimension(self) -> int:
+        """Length of every vector."""
+        return self._dimension
+
+    @property
+    def max_tokens(self) -> int:
+        """Longest input in model tokens, special tokens excluded, that is embedded whole."""
+        return self._max_tokens
+
+
+class SentenceTransformerEmbedder(ModelIdentity):
     """A sentence-transformers model loaded offline from a local path."""
 
     def __init__(self, model: str = DEFAULT_MODEL, batch_size: int = 64) -> None:
@@ -103,7 +130,7 @@ class SentenceTransformerEmbedder:
         transformers_logging.disable_progress_bar()
         transformers_logging.set_verbosity_error()
 
-        self._name, path = resolve_model(model)
+        name, path = resolve_model(model)
         try:
             self._model = SentenceTransformer(path, device="cpu")
         except (OSError, ValueError) as error:
@@ -111,29 +138,9 @@ class SentenceTransformerEmbedder:
                 f"cannot load embedding model {model!r} ({error}); set QA_MODEL to a local model folder "
                 f"or leave it unset to use the bundled {DEFAULT_MODEL}"
             ) from error
+        super().__init__(name, "fp32", int(self._model.get_embedding_dimension()), int(self._model.max_seq_length) - 2)
         self._batch_size = batch_size
         self._tokenizer = self._model.tokenizer
-        self._max_tokens = int(self._model.max_seq_length) - 2
-
-    @property
-    def name(self) -> str:
-        """The model's name, recorded in the index manifest."""
-        return self._name
-
-    @property
-    def precision(self) -> str:
-        """Full-precision weights."""
-        return "fp32"
-
-    @property
-    def dimension(self) -> int:
-        """Length of every vector."""
-        return int(self._model.get_embedding_dimension())
-
-    @property
-    def max_tokens(self) -> int:
-        """Longest input without special tokens that the model embeds whole."""
-        return self._max_tokens
 
     def count_tokens(self, texts: Sequence[str]) -> list[int]:
         """Model tokens in each text, special tokens excluded."""
@@ -178,37 +185,14 @@ class SentenceTransformerEmbedder:
         return PassageVectors(normalised(vectors), sentences)
 
 
-class HashingEmbedder:
+class HashingEmbedder(ModelIdentity):
     """A fast deterministic bag-of-words embedder for unit tests: shared words give similar vectors."""
 
     def __init__(
         self, dimension: int = 64, max_tokens: int = 254, name: str = "hashing-test-embedder", precision: str = "fp32"
     ) -> None:
-        self._dimension = dimension
-        self._precision = precision
-        self._max_tokens = max_tokens
-        self._name = name
+        super().__init__(name, precision, dimension, max_tokens)  # any precision, so tests build indexes of either kind
         self.embedded_texts = 0
-
-    @property
-    def name(self) -> str:
-        """The fake model's name."""
-        return self._name
-
-    @property
-    def precision(self) -> str:
-        """The precision it claims, so tests can build indexes of either kind."""
-        return self._precision
-
-    @property
-    def dimension(self) -> int:
-        """Length of every vector."""
-        return self._dimension
-
-    @property
-    def max_tokens(self) -> int:
-        """Longest input in tokens."""
-        return self._max_tokens
 
     def count_tokens(self, texts: Sequence[str]) -> list[int]:
         """Words and punctuation marks in each text."""
@@ -222,8 +206,7 @@ class HashingEmbedder:
             for word in re.findall(r"\w+", text.lower()):
                 seed = int.from_bytes(hashlib.blake2b(word.encode(), digest_size=8).digest(), "little")
                 matrix[row] += np.random.default_rng(seed).standard_normal(self._dimension).astype(np.float32)
-        norms = np.linalg.norm(matrix, axis=1, keepdims=True)
-        return matrix / np.where(norms == 0, 1, norms)
+        return normalised(matrix)
 
     def embed_passages(
         self, texts: Sequence[str], sentence_spans: Sequence[Sequence[CharSpan]], show_progress: bool = False

@@ -11,14 +11,14 @@ import numpy as np
 from tokenizers import Tokenizer
 from tqdm import tqdm
 
-from index.embedder import DEFAULT_MODEL, PassageVectors, resolve_model
+from index.embedder import DEFAULT_MODEL, ModelIdentity, PassageVectors, resolve_model
 from index.model_config import SentenceModelConfig, read_model_config
 from index.onnx_export import default_cache_dir, prepared_model
 from index.span_pooling import CharSpan, normalised, pool_spans
 from qa.errors import QAError
 
 
-class OnnxEmbedder:
+class OnnxEmbedder(ModelIdentity):
     """Embeds like SentenceTransformerEmbedder (same tokenizer, pooling and normalisation) on onnxruntime."""
 
     def __init__(
@@ -33,9 +33,9 @@ class OnnxEmbedder:
         os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
         import onnxruntime
 
-        self._name, path = resolve_model(model)
+        name, path = resolve_model(model)
         self._config = read_model_config(Path(path))
-        self._precision = precision
+        super().__init__(name, precision, self._config.hidden_size, self._config.max_seq_length - 2)
         self.model_file = prepared_model(self._config, precision, cache_dir or default_cache_dir())
         options = onnxruntime.SessionOptions()
         options.intra_op_num_threads = threads or len(os.sched_getaffinity(0))
@@ -52,27 +52,6 @@ class OnnxEmbedder:
         self._counter, self._encoder = _tokenizers(self._config)
         self._one_call_at_a_time = threading.Lock()
         self._batch_size = batch_size
-        self._max_tokens = self._config.max_seq_length - 2
-
-    @property
-    def name(self) -> str:
-        """The model's name, recorded in the index manifest (the same as the torch backend's)."""
-        return self._name
-
-    @property
-    def precision(self) -> str:
-        """'fp32' or 'int8': what the index manifest records so vectors of both are never mixed."""
-        return self._precision
-
-    @property
-    def dimension(self) -> int:
-        """Length of every vector."""
-        return self._config.hidden_size
-
-    @property
-    def max_tokens(self) -> int:
-        """Longest input without special tokens that the model embeds whole."""
-        return self._max_tokens
 
     def count_tokens(self, texts: Sequence[str]) -> list[int]:
         """Model tokens in each text, special tokens excluded (the fast tokenizer, no truncation)."""

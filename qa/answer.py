@@ -10,7 +10,7 @@ import numpy as np
 from index.store import IndexSnapshot
 from index.text import Span, chunk_sentences
 from qa.retrieve import Retrieved
-from qa.terms import distinctive_coverage, stemmed_terms
+from qa.terms import coverage, distinctive_coverage, stemmed_terms
 from qa.types import Answer, Citation, Passage
 
 NOT_FOUND = "The sources don't cover this: no passage in the indexed articles answers the question."
@@ -111,7 +111,7 @@ def rank_evidence(
     scored: list[Evidence] = []
     for (passage, rank, span, vector), words, weighted in zip(candidates, sentence_terms, distinctive, strict=True):
         similarity = float(vector @ query_vector)
-        covered = len(asked_terms & words) / len(asked_terms) if asked_terms else 0.0
+        covered = coverage(asked_terms, words)
         score = similarity + policy.lexical_weight * weighted - policy.rank_penalty * rank
         scored.append(Evidence(passage, rank, span, score, similarity, covered))
     return sorted(scored, key=lambda evidence: evidence.score, reverse=True)

@@ -19,9 +19,9 @@ def stemmed_terms(text: str) -> set[str]:
     return set(thread_stemmer("english").stemWords(words))
 
 
-def coverage(question_terms: set[str], text: str) -> float:
-    """Share of the question's stemmed content words that the text contains."""
-    return len(question_terms & stemmed_terms(text)) / len(question_terms) if question_terms else 0.0
+def coverage(question_terms: set[str], text_terms: set[str]) -> float:
+    """Share of the question's stemmed content words that a text's stemmed terms contain."""
+    return len(question_terms & text_terms) / len(question_terms) if question_terms else 0.0
 
 
 def distinctive_coverage(question_terms: set[str], candidates: Sequence[set[str]]) -> list[float]:
