@@ -11,6 +11,7 @@ from fastapi.middleware.cors import CORSMiddleware
 from fastapi.staticfiles import StaticFiles
 
 from api import page, routes, system
+from api.answer_slots import AnswerSlots
 from api.auth import KeyRing
 from api.bodylimit import BodyLimitMiddleware
 from api.chat_settings import ChatSettings
@@ -32,13 +33,15 @@ def create_app(service: QAService, settings: ApiSettings | None = None, chat: Ch
     the model and index load in the background at start-up."""
     settings = settings or ApiSettings()
     readiness = Readiness(service)
+    answer_slots = AnswerSlots(settings.concurrent_answers)
     state = ApiState(
         service=service,
         settings=settings,
         keys=KeyRing(settings.api_keys, settings.admin_api_keys),
         limiter=RateLimiter(settings.rate_limit_per_minute),
         readiness=readiness,
-        metrics=Metrics(readiness.index_size),
+        metrics=Metrics(readiness.index_size, answer_slots),
+        answer_slots=answer_slots,
     )
     app = FastAPI(
         title="grounded-qa",
@@ -97,4 +100,5 @@ def startup_summary(state: ApiState) -> list[str]:
         f"rate limit: {f'{limit} requests a minute per caller' if limit else 'off'}",
         f"generative answers: {f'on (model {service_settings.llm_model})' if service_settings.llm_url else 'off (extractive)'}",
         f"max request body: {settings.max_body_bytes} bytes",
+        f"questions answered at once: {settings.concurrent_answers} (more wait their turn)",
     ]

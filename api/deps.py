@@ -1,4 +1,7 @@
-"""Dependencies of the routes: the app's state, the ready service, the caller, rate limiting and write access."""
+"""Dependencies of the routes: the app's state, the ready service, the caller, rate limiting and write access.
+
+All are `async`: each is quick and never blocks, and a sync dependency would cost every request a trip through the
+worker-thread pool (and the GIL) before the route even starts."""
 
 from __future__ import annotations
 
@@ -15,7 +18,7 @@ from qa.service import QAService
 bearer = HTTPBearer(auto_error=False, description="An API key from QA_API_KEYS or QA_ADMIN_API_KEYS.")
 
 
-def api_state(request: Request) -> ApiState:
+async def api_state(request: Request) -> ApiState:
     """This app's state."""
     state: ApiState = request.app.state.api
     return state
@@ -24,7 +27,7 @@ def api_state(request: Request) -> ApiState:
 StateDep = Annotated[ApiState, Depends(api_state)]
 
 
-def ready_service(state: StateDep) -> QAService:
+async def ready_service(state: StateDep) -> QAService:
     """The service once its model and index are loaded; 503 before."""
     if not state.readiness.ready:
         reason = f"loading failed: {state.readiness.error}" if state.readiness.error else "the model and index are loading"
@@ -35,7 +38,7 @@ def ready_service(state: StateDep) -> QAService:
 ServiceDep = Annotated[QAService, Depends(ready_service)]
 
 
-def authenticate(
+async def authenticate(
     request: Request, state: StateDep, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]
 ) -> Caller:
     """The caller, or 401 when keys are configured and this request has no known one."""
@@ -52,7 +55,7 @@ def authenticate(
 CallerDep = Annotated[Caller, Depends(authenticate)]
 
 
-def rate_limit(state: StateDep, caller: CallerDep) -> None:
+async def rate_limit(state: StateDep, caller: CallerDep) -> None:
     """429 with Retry-After when the caller is over QA_RATE_LIMIT_PER_MINUTE."""
     retry_after = state.limiter.retry_after(caller.identity)
     if retry_after is not None:
@@ -63,7 +66,7 @@ def rate_limit(state: StateDep, caller: CallerDep) -> None:
         )
 
 
-def require_writer(caller: CallerDep) -> Caller:
+async def require_writer(caller: CallerDep) -> Caller:
     """403 unless the caller may add and delete articles."""
     if not caller.may_write:
         raise ApiError(403, "forbidden", "this key may read but not write; use a key from QA_ADMIN_API_KEYS")

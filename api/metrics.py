@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from typing import Protocol
 
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -11,10 +12,22 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 UNMATCHED = "unmatched"
 
 
+class SlotCounts(Protocol):
+    """How busy the answer slots are."""
+
+    def busy(self) -> int:
+        """Slots in use now."""
+        ...
+
+    def waiting(self) -> int:
+        """Requests waiting for a slot now."""
+        ...
+
+
 class Metrics:
     """A private registry (never the global default one), so every app counts only its own requests."""
 
-    def __init__(self, index_size: Callable[[], tuple[int, int]]) -> None:
+    def __init__(self, index_size: Callable[[], tuple[int, int]], slots: SlotCounts) -> None:
         self.registry = CollectorRegistry()
         self.requests = Counter(
             "qa_http_requests", "HTTP requests by method, route template and status.",
@@ -28,6 +41,11 @@ class Metrics:
         chunks = Gauge("qa_index_chunks", "Chunks in the live index (0 until ready).", registry=self.registry)
         articles.set_function(lambda: index_size()[0])
         chunks.set_function(lambda: index_size()[1])
+        busy = Gauge("qa_answers_in_progress", "Questions being answered now (at most QA_CONCURRENT_ANSWERS).",
+                     registry=self.registry)
+        waiting = Gauge("qa_answers_waiting", "Questions waiting for an answer slot now.", registry=self.registry)
+        busy.set_function(slots.busy)
+        waiting.set_function(slots.waiting)
 
     def observe(self, method: str, route: str, status: int, seconds: float) -> None:
         """Count one finished request."""

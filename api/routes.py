@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from dataclasses import asdict
+from functools import partial
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query
 from fastapi.responses import StreamingResponse
 
-from api.deps import ServiceDep, authenticate, rate_limit, require_writer
+from api.deps import ServiceDep, StateDep, authenticate, rate_limit, require_writer
 from api.errors import documented
 from api.schemas import (
     AnswerOut,
@@ -54,24 +55,23 @@ router = APIRouter(
 
 
 @router.post("/ask", response_model=AnswerOut, responses=documented(413), tags=["answers"])
-def ask(body: AskIn, service: ServiceDep) -> AnswerOut:
+async def ask(body: AskIn, service: ServiceDep, state: StateDep) -> AnswerOut:
     """A short answer from the articles, each sentence citing its passage; pass conversation_id for follow-ups."""
-    return _answer(service, body)
+    return await state.answer_slots.run(partial(_answer, service, body))
 
 
 @router.post("/ask/stream", responses={**_STREAM_DOC, **documented(413)}, tags=["answers"])
-def ask_stream(body: AskIn, service: ServiceDep) -> StreamingResponse:
+async def ask_stream(body: AskIn, service: ServiceDep, state: StateDep) -> StreamingResponse:
     """The same answer as POST /v1/ask, as server-sent events."""
-    answer = _answer(service, body)
+    answer = await state.answer_slots.run(partial(_answer, service, body))
     headers = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
     return StreamingResponse(answer_events(answer), media_type="text/event-stream", headers=headers)
 
 
 @router.post("/search", response_model=SearchOut, responses=documented(413), tags=["answers"])
-def search(body: SearchIn, service: ServiceDep) -> SearchOut:
+async def search(body: SearchIn, service: ServiceDep, state: StateDep) -> SearchOut:
     """The passages that best match a question, without composing an answer."""
-    passages = service.search(body.question, body.k, body.search_filters(), body.as_of)
-    return SearchOut.model_validate({"question": body.question, "passages": [passage_to_dict(p) for p in passages]})
+    return await state.answer_slots.run(partial(_search, service, body))
 
 
 @router.get("/articles", response_model=ArticlePageOut, tags=["articles"])
@@ -116,6 +116,12 @@ def _answer(service: QAService, body: AskIn) -> AnswerOut:
     """Ask the service and shape the answer as `qa ask --json` does."""
     answer = service.ask(body.question, body.k, body.search_filters(), body.as_of, body.conversation_id)
     return AnswerOut.model_validate(answer_to_dict(answer))
+
+
+def _search(service: QAService, body: SearchIn) -> SearchOut:
+    """Search the service and shape the passages as `qa search --json` does."""
+    passages = service.search(body.question, body.k, body.search_filters(), body.as_of)
+    return SearchOut.model_validate({"question": body.question, "passages": [passage_to_dict(p) for p in passages]})
 
 
 def _article(article: ArticleIn) -> Article:

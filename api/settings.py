@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from typing import Annotated
 
 from pydantic import Field, SecretStr, field_validator
@@ -26,6 +27,12 @@ class ApiSettings(BaseSettings):
         default=120, ge=0, description="Requests a minute on /v1 per key (per client IP when auth is off); 0 is no limit."
     )
     max_body_bytes: int = Field(default=1_000_000, ge=256, description="Largest request body accepted, in bytes.")
+    concurrent_answers: int = Field(
+        default_factory=lambda: os.cpu_count() or 2, ge=1, le=256,
+        description="Questions (ask and search) worked on at once; the rest wait their turn in order. Default: one per "
+        "CPU core, which keeps the cores busy without threads fighting over the GIL; raise it when a generative "
+        "endpoint answers, since its calls mostly wait on the network.",
+    )
 
     @field_validator("api_keys", "admin_api_keys", "cors_origins", mode="before")
     @classmethod

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from api.answer_slots import AnswerSlots
 from api.auth import KeyRing
 from api.metrics import Metrics
 from api.ratelimit import RateLimiter
@@ -22,4 +23,5 @@ class ApiState:
     limiter: RateLimiter
     readiness: Readiness
     metrics: Metrics
+    answer_slots: AnswerSlots
 

@@ -1,7 +1,7 @@
 """Sustained load on POST /v1/ask: a constant request rate for minutes, with latency, errors and memory per window.
 
 Starts `qa serve` as bench/http.py does (same cached index, default settings, rate limit off), then Locust (the
-`bench` extra; bench/locustfile.py, FastHttpUser with constant_throughput pacing) sends --rate requests a second
+`bench` extra; bench/locustfile.py, FastHttpUser users on one evenly spaced schedule) sends --rate requests a second
 for --duration seconds, rotating through the rtqa questions. Every request is recorded; the server's resident
 memory (VmRSS) and CPU are sampled every --sample-every seconds. Reports p50/p99, errors and the rate achieved in
 each --window, and RSS at the start, the end and its maximum, so "p99 stable, RSS flat" can be read off the table.
@@ -28,6 +28,7 @@ from bench import machine, serving
 
 LOCUSTFILE = Path(__file__).resolve().parent / "locustfile.py"
 MIB = 2**20
+SCHEDULE_LEAD_SECONDS = 1  # the locustfile's schedule starts this long after Locust does, once every user is spawned
 
 
 @dataclass(frozen=True)
@@ -78,7 +79,7 @@ def locust_command(base_url: str, run: LoadRun, questions_file: Path, samples_fi
     """Headless Locust for run.seconds at run.rate with run.users users, all started within a second."""
     return [
         sys.executable, "-m", "locust", "-f", str(LOCUSTFILE), "--headless", "--host", base_url,
-        "-u", str(run.users), "-r", str(run.users), "--run-time", f"{math.ceil(run.seconds)}s", "--stop-timeout", "10",
+        "-u", str(run.users), "-r", str(run.users), "--run-time", f"{math.ceil(run.seconds) + SCHEDULE_LEAD_SECONDS}s", "--stop-timeout", "10",
         "--only-summary", "--loglevel", "WARNING", "--exit-code-on-error", "0", "--rate", f"{run.rate:g}",
         "--questions-file", str(questions_file), "--samples-file", str(samples_file),
     ]
@@ -110,8 +111,9 @@ def run_load(base_url: str, pid: int, rate: float, seconds: float, questions: li
     run.exit_code = locust.returncode
     run.readings.append(reading(pid))
     run.samples = read_samples(samples_file)
-    if run.samples:  # windows count from the first request, after Locust has started up
+    if run.samples:  # the run is `seconds` from the first request, after Locust has started up
         run.started = run.samples[0].start
+        run.samples = [sample for sample in run.samples if sample.start < run.started + seconds]
     return run
 
 

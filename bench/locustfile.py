@@ -9,10 +9,12 @@ Each sample line: start time (epoch s), response time (ms), HTTP status (0 when 
 from __future__ import annotations
 
 import itertools
+import time
 from pathlib import Path
 from typing import IO, Any
 
-from locust import FastHttpUser, constant_throughput, events, task
+import gevent
+from locust import FastHttpUser, events, task
 from locust.argument_parser import LocustArgumentParser
 from locust.env import Environment
 
@@ -22,6 +24,26 @@ class AskUser(FastHttpUser):
 
     questions: list[str] = []
     positions: itertools.count[int] = itertools.count()
+    spawned: itertools.count[int] = itertools.count()
+    users = 1
+    period = 1.0  # seconds between one user's requests
+    origin = 0.0  # time.monotonic() when the schedule starts
+    next_start = 0.0  # time.monotonic() of this user's next request
+
+    def on_start(self) -> None:
+        """Take the next n-th of a period as this user's slot, so n users' requests arrive evenly spaced."""
+        share = next(self.spawned) % self.users / self.users
+        self.next_start = self.origin + share * self.period
+        gevent.sleep(max(0.0, self.next_start - time.monotonic()))
+
+    def wait_time(self) -> float:
+        """Until this user's next slot: a fixed schedule, so a slow answer delays one request, not the schedule.
+
+        (Locust's constant_throughput starts every user in the same instant and keeps them in step: the whole rate
+        would arrive as one burst a second, and latency would measure the burst, not the rate.)
+        """
+        self.next_start += self.period
+        return max(0.0, self.next_start - time.monotonic())
 
     @task
     def ask(self) -> None:
@@ -50,11 +72,13 @@ def add_options(parser: LocustArgumentParser) -> None:
 
 
 def configure(environment: Environment, **_: Any) -> None:
-    """Pace each user at rate / users, load the questions and start recording samples."""
+    """Give each user its slot in a schedule of `rate` requests a second, load the questions and start recording samples."""
     options = environment.parsed_options
     if options is None:
         return
-    AskUser.wait_time = constant_throughput(options.rate / options.num_users)
+    AskUser.users = options.num_users
+    AskUser.period = options.num_users / options.rate
+    AskUser.origin = time.monotonic() + 1.0  # every user is spawned within the first second
     AskUser.questions = [line for line in options.questions_file.read_text(encoding="utf-8").splitlines() if line]
     stream = options.samples_file.open("w", encoding="utf-8")
     environment.events.request.add_listener(SampleWriter(stream).record)  # type: ignore[no-untyped-call]
