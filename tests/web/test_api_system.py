@@ -6,6 +6,7 @@ import re
 import threading
 import time
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 
 import httpx
 import numpy as np
@@ -150,3 +151,49 @@ def test_chat_page_and_its_files(client: httpx.Client) -> None:
 @pytest.mark.parametrize("sink", ["innerHTML", "outerHTML", "insertAdjacentHTML", "document.write", "eval(", "new Function"])
 def test_page_script_never_parses_server_text_as_html(sink: str) -> None:
     assert sink not in (STATIC_DIR / "app.js").read_text(encoding="utf-8")
+
+
+class CountingEmbedder(HashingEmbedder):
+    """The fake embedder, counting how many calls run at once; calls wait while `hold` is clear."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.hold = threading.Event()
+        self.hold.set()
+        self._lock = threading.Lock()
+        self.running = 0
+        self.most_at_once = 0
+
+    def embed(self, texts: Sequence[str], show_progress: bool = False) -> np.ndarray:
+        """Count this call in, wait while held, embed, count it out."""
+        with self._lock:
+            self.running += 1
+            self.most_at_once = max(self.most_at_once, self.running)
+        try:
+            assert self.hold.wait(30)
+            return super().embed(texts, show_progress)
+        finally:
+            with self._lock:
+                self.running -= 1
+
+
+@pytest.mark.parametrize("transport", ["http"])
+def test_questions_beyond_the_answer_slots_wait_their_turn(open_client: OpenClient, settings: Settings) -> None:
+    embedder = CountingEmbedder()
+    client = open_client(QAService(settings, embedder=embedder), concurrent_answers=1)
+    embedder.hold.clear()
+    with ThreadPoolExecutor(4) as pool:
+        answers = [pool.submit(client.post, "/v1/ask", json={"question": f"What did Russia say? {n}"}) for n in range(4)]
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            text = client.get("/metrics").text
+            if _metric(text, "qa_answers_waiting") == 3:
+                break
+            time.sleep(0.05)
+        assert _metric(text, "qa_answers_in_progress") == 1
+        assert _metric(text, "qa_answers_waiting") == 3
+        embedder.hold.set()
+        statuses = [answer.result(timeout=30).status_code for answer in answers]
+    assert statuses == [200] * 4
+    assert embedder.most_at_once == 1
+    assert _metric(client.get("/metrics").text, "qa_answers_waiting") == 0
