@@ -41,10 +41,12 @@ ServiceDep = Annotated[QAService, Depends(ready_service)]
 async def authenticate(
     request: Request, state: StateDep, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]
 ) -> Caller:
-    """The caller, or 401 when keys are configured and this request has no known one."""
+    """The caller, or 401 when keys are configured and this request has no known one (429 once a client IP has had
+    QA_RATE_LIMIT_PER_MINUTE of those in a minute, so keys cannot be guessed at full speed)."""
     host = request.client.host if request.client else "unknown"
     caller = state.keys.caller(credentials.credentials if credentials else None, host)
     if caller is None:
+        _limit(state, f"refused-ip:{host}")
         raise ApiError(
             401, "unauthorized", "send a valid API key as `Authorization: Bearer <key>`",
             headers={"WWW-Authenticate": "Bearer"},
@@ -57,7 +59,12 @@ CallerDep = Annotated[Caller, Depends(authenticate)]
 
 async def rate_limit(state: StateDep, caller: CallerDep) -> None:
     """429 with Retry-After when the caller is over QA_RATE_LIMIT_PER_MINUTE."""
-    retry_after = state.limiter.retry_after(caller.identity)
+    _limit(state, caller.identity)
+
+
+def _limit(state: ApiState, identity: str) -> None:
+    """Count one request for `identity`: 429 with Retry-After when it is over QA_RATE_LIMIT_PER_MINUTE."""
+    retry_after = state.limiter.retry_after(identity)
     if retry_after is not None:
         raise ApiError(
             429, "rate_limited",

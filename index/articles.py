@@ -45,6 +45,11 @@ def load_paths(paths: Iterable[Path]) -> LoadResult:
             result.errors.append(f"{root}: no such file or folder")
             continue
         for path, article_id in _files_with_ids(root):
+            if _links_outside(root, path):
+                result.errors.append(
+                    f"{path}: skipped, a link to {path.resolve()} outside {root}; pass that file or folder to index it"
+                )
+                continue
             try:
                 loaded = list(load_file(path, article_id, display_source(root, path)))
             except ArticleError as error:
@@ -59,6 +64,11 @@ def load_paths(paths: Iterable[Path]) -> LoadResult:
                     seen[item.id] = item.source
                     result.articles.append(item)
     return result
+
+
+def _links_outside(root: Path, path: Path) -> bool:
+    """Whether a file found in folder `root` is a link (or under one) to a file outside it."""
+    return root.is_dir() and not path.resolve().is_relative_to(root.resolve())
 
 
 def display_source(root: Path, path: Path) -> str:

@@ -80,6 +80,27 @@ def test_file_name_ids_are_slugs_and_never_paths(tmp_path: Path) -> None:
     assert len(ids) == len(names) - 2 and "sub--deeper--nested" in ids  # the two dot files are hidden: skipped
 
 
+def test_links_that_leave_the_source_folder_are_skipped_with_a_message(tmp_path: Path) -> None:
+    outside = tmp_path / "private"
+    (outside / "folder").mkdir(parents=True)
+    (outside / "secret.txt").write_text("The launch code is 0000.", encoding="utf-8")
+    (outside / "folder" / "more.txt").write_text("Another private note.", encoding="utf-8")
+    sources = tmp_path / "sources"
+    (sources / "sub").mkdir(parents=True)
+    (sources / "kept.txt").write_text("An ordinary article about a town.", encoding="utf-8")
+    (sources / "alias.txt").symlink_to(sources / "kept.txt")  # a link that stays inside is fine
+    (sources / "leak.txt").symlink_to(outside / "secret.txt")
+    (sources / "sub" / "up.txt").symlink_to(Path("..") / ".." / "private" / "secret.txt")
+    (sources / "linked-folder").symlink_to(outside / "folder", target_is_directory=True)
+    result = load_paths([sources])
+    assert sorted(article.id for article in result.articles) == ["alias", "kept"]
+    assert not any("launch code" in article.text or "private note" in article.text for article in result.articles)
+    assert len(result.errors) == 2 and all("skipped, a link to" in error and "outside" in error for error in result.errors)
+    assert {Path(error.split(":")[0]).name for error in result.errors} == {"leak.txt", "up.txt"}
+    direct = load_paths([outside / "secret.txt"])  # named directly, it is the user's choice
+    assert [article.text for article in direct.articles] == ["The launch code is 0000."] and not direct.errors
+
+
 @pytest.fixture
 def client(fake_service: QAService) -> Iterator[TestClient]:
     """The app in-process over the fake service, ready, no rate limit."""

@@ -74,6 +74,17 @@ def test_rate_limit_is_429_with_retry_after(open_client: OpenClient, keys: dict[
         assert client.post("/v1/ask", json=ASK, headers=_bearer("two-key")).status_code == 200
 
 
+def test_guessing_keys_is_rate_limited_per_client_ip(open_client: OpenClient) -> None:
+    client = open_client(rate_limit_per_minute=3, api_keys="right-key")
+    guesses = [client.post("/v1/ask", json=ASK, headers=_bearer(f"guess-{n}")).status_code for n in range(3)]
+    assert guesses == [401, 401, 401]
+    limited = client.post("/v1/ask", json=ASK, headers=_bearer("guess-3"))
+    assert limited.status_code == 429 and limited.json()["error"]["code"] == "rate_limited"
+    assert 1 <= int(limited.headers["retry-after"]) <= 60
+    assert client.get("/v1/articles").status_code == 429  # no key at all counts as a refused request too
+    assert client.post("/v1/ask", json=ASK, headers=_bearer("right-key")).status_code == 200
+
+
 def test_cors_only_for_configured_origins(open_client: OpenClient) -> None:
     preflight = {"Origin": "https://app.example", "Access-Control-Request-Method": "POST",
                  "Access-Control-Request-Headers": "authorization,content-type"}
