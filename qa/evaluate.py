@@ -67,10 +67,17 @@ def eval_index_dir(base: Path, corpus: Path, model: str, chunk_tokens: int, back
 
 def ranking_metrics(rankings: dict[str, list[Passage]], questions: list[Question], k: int) -> dict[str, float]:
     """recall@1/5/10, MRR@10 and nDCG@10 with binary gains; a passage counts for its article, each article once."""
+    return article_ranking_metrics(
+        {question_id: [passage.article_id for passage in passages] for question_id, passages in rankings.items()}, questions, k
+    )
+
+
+def article_ranking_metrics(rankings: dict[str, list[str]], questions: list[Question], k: int) -> dict[str, float]:
+    """The same metrics over each question's ranked article ids (repeats count once, at their best rank)."""
     qrels = {question.id: {doc: 1 for doc in question.gold} for question in questions}
     run: dict[str, dict[str, float]] = {}
-    for question_id, passages in rankings.items():
-        ordered = list(dict.fromkeys(passage.article_id for passage in passages))[:k]
+    for question_id, article_ids in rankings.items():
+        ordered = list(dict.fromkeys(article_ids))[:k]
         run[question_id] = {article_id: float(len(ordered) - rank) for rank, article_id in enumerate(ordered)}
     scores = ir_measures.calc_aggregate(list(MEASURES.values()), qrels, run)
     return {name: round(float(scores.get(measure, 0.0)), 4) for name, measure in MEASURES.items()}
