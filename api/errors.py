@@ -13,6 +13,7 @@ from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api.schemas import ErrorBody, ErrorOut
 from qa.errors import (
@@ -123,8 +124,42 @@ async def _http_error(_: Request, error: Exception) -> JSONResponse:
 
 async def _unexpected_error(request: Request, error: Exception) -> JSONResponse:
     """Anything else: logged with its traceback, a 500 in the documented shape without internals."""
-    logger.error("unexpected error on %s %s", request.method, request.url.path, exc_info=error)
+    return _internal_error(request.method, request.url.path, error)
+
+
+def _internal_error(method: str, path: str, error: Exception) -> JSONResponse:
+    """Log an unexpected error with its traceback; the documented 500, without internals."""
+    logger.error("unexpected error on %s %s", method, path, exc_info=error)
     return error_response(500, "internal_error", "unexpected server error; the server log has the details")
+
+
+class UnexpectedErrorMiddleware:
+    """Answer an unexpected exception with the documented 500 and keep the connection open.
+
+    Starlette's outermost handler answers too, but then re-raises, and uvicorn closes the keep-alive connection, so
+    a client that already sent its next request on it gets a reset. Errors after the response started still go up.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = False
+
+        async def send_and_note_start(message: Message) -> None:
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_and_note_start)
+        except Exception as error:
+            if started:
+                raise
+            await _internal_error(scope["method"], scope["path"], error)(scope, receive, send)
 
 
 def install_error_handlers(app: FastAPI) -> None:
@@ -133,4 +168,5 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(QAError, _library_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(HTTPException, _http_error)
-    app.add_exception_handler(Exception, _unexpected_error)
+    app.add_exception_handler(Exception, _unexpected_error)  # errors raised outside UnexpectedErrorMiddleware
+    app.add_middleware(UnexpectedErrorMiddleware)

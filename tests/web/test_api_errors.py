@@ -2,16 +2,21 @@
 
 from __future__ import annotations
 
+import logging
+import socket
 from collections.abc import Iterator
 from typing import Any
 
 import httpx
 import pytest
 
+from api.app import create_app
 from api.errors import LIBRARY_ERRORS
+from api.settings import ApiSettings
 from qa.errors import QAError
 from qa.service import QAService
 from tests.web.conftest import OpenClient
+from tests.web.servers import serve_in_thread
 
 
 def _error(response: httpx.Response, status: int, code: str) -> dict[str, Any]:
@@ -111,3 +116,29 @@ def test_an_unexpected_error_is_a_500_in_the_documented_shape(
     response = client.post("/v1/search", json={"question": "GCC"})
     _error(response, 500, "internal_error")
     assert "secret internal detail" not in response.text
+
+
+def test_a_500_keeps_the_connection_for_the_next_request(
+    fake_service: QAService, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    def crash(*_: object, **__: object) -> None:
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(fake_service, "search", crash)
+    app = create_app(fake_service, ApiSettings(rate_limit_per_minute=0))
+    body = b'{"question": "GCC"}'
+    failing = b"POST /v1/search HTTP/1.1\r\nHost: t\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n%s" % (len(body), body)
+    healthy = b"GET /healthz HTTP/1.1\r\nHost: t\r\n\r\n"
+    with serve_in_thread(app) as base_url, caplog.at_level(logging.ERROR, logger="qa.api"):
+        assert app.state.api.readiness.wait(60), app.state.api.readiness.error
+        host, port = base_url.removeprefix("http://").split(":")
+        with socket.create_connection((host, int(port)), timeout=10) as connection:
+            connection.sendall(failing + healthy)  # both on one keep-alive connection, the second already sent
+            received = b""
+            while received.count(b"HTTP/1.1 ") < 2:
+                chunk = connection.recv(65536)
+                assert chunk, f"the server closed the connection after: {received!r}"
+                received += chunk
+    assert received.startswith(b"HTTP/1.1 500 ") and b'"internal_error"' in received
+    assert b"HTTP/1.1 200 " in received.split(b"HTTP/1.1 500 ", 1)[1]
+    assert [record.getMessage() for record in caplog.records] == ["unexpected error on POST /v1/search"]  # logged once
