@@ -33,7 +33,7 @@ def create_app(service: QAService, settings: ApiSettings | None = None, chat: Ch
     the model and index load in the background at start-up."""
     settings = settings or ApiSettings()
     readiness = Readiness(service)
-    answer_slots = AnswerSlots(settings.concurrent_answers)
+    answer_slots = AnswerSlots(settings.concurrent_answers, settings.answer_queue_limit)
     state = ApiState(
         service=service,
         settings=settings,
@@ -100,5 +100,5 @@ def startup_summary(state: ApiState) -> list[str]:
         f"rate limit: {f'{limit} requests a minute per caller' if limit else 'off'}",
         f"generative answers: {f'on (model {service_settings.llm_model})' if service_settings.llm_url else 'off (extractive)'}",
         f"max request body: {settings.max_body_bytes} bytes",
-        f"questions answered at once: {settings.concurrent_answers} (more wait their turn)",
+        f"questions answered at once: {settings.concurrent_answers} (up to {settings.answer_queue_limit} more wait their turn)",
     ]

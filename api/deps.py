@@ -12,6 +12,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from api.auth import Caller
 from api.errors import ApiError
+from api.ratelimit import client_bucket
 from api.state import ApiState
 from qa.service import QAService
 
@@ -41,12 +42,12 @@ ServiceDep = Annotated[QAService, Depends(ready_service)]
 async def authenticate(
     request: Request, state: StateDep, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]
 ) -> Caller:
-    """The caller, or 401 when keys are configured and this request has no known one (429 once a client IP has had
-    QA_RATE_LIMIT_PER_MINUTE of those in a minute, so keys cannot be guessed at full speed)."""
+    """The caller, or 401 when keys are configured and this request has no known one (429 once a client IP, or IPv6
+    /64, has had QA_RATE_LIMIT_PER_MINUTE of those in a minute, so keys cannot be guessed at full speed)."""
     host = request.client.host if request.client else "unknown"
     caller = state.keys.caller(credentials.credentials if credentials else None, host)
     if caller is None:
-        _limit(state, f"refused-ip:{host}")
+        _limit(state, f"refused:{client_bucket(host)}", {"WWW-Authenticate": "Bearer"})
         raise ApiError(
             401, "unauthorized", "send a valid API key as `Authorization: Bearer <key>`",
             headers={"WWW-Authenticate": "Bearer"},
@@ -62,14 +63,15 @@ async def rate_limit(state: StateDep, caller: CallerDep) -> None:
     _limit(state, caller.identity)
 
 
-def _limit(state: ApiState, identity: str) -> None:
-    """Count one request for `identity`: 429 with Retry-After when it is over QA_RATE_LIMIT_PER_MINUTE."""
+def _limit(state: ApiState, identity: str, headers: dict[str, str] | None = None) -> None:
+    """Count one request for `identity`: 429 with Retry-After (and any other headers given) when it is over
+    QA_RATE_LIMIT_PER_MINUTE."""
     retry_after = state.limiter.retry_after(identity)
     if retry_after is not None:
         raise ApiError(
             429, "rate_limited",
             f"more than {state.settings.rate_limit_per_minute} requests a minute; retry in {retry_after} s",
-            headers={"Retry-After": str(retry_after)},
+            headers={"Retry-After": str(retry_after), **(headers or {})},
         )
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import math
 import time
 
@@ -23,3 +24,14 @@ class RateLimiter:
             return None
         reset = self._limiter.get_window_stats(self._item, identity).reset_time
         return max(1, math.ceil(reset - time.time()))
+
+
+def client_bucket(host: str) -> str:
+    """Who a client is for limits without a key: its IPv4 address, or its IPv6 /64 (one host can hold a whole /64)."""
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        return host
+    if address.version == 6:
+        return str(ipaddress.ip_network(f"{address}/64", strict=False))
+    return str(address)

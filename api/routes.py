@@ -6,7 +6,7 @@ from dataclasses import asdict
 from functools import partial
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import StreamingResponse
 
 from api.deps import ServiceDep, StateDep, authenticate, rate_limit, require_writer
@@ -55,23 +55,23 @@ router = APIRouter(
 
 
 @router.post("/ask", response_model=AnswerOut, responses=documented(413), tags=["answers"])
-async def ask(body: AskIn, service: ServiceDep, state: StateDep) -> AnswerOut:
+async def ask(body: AskIn, request: Request, service: ServiceDep, state: StateDep) -> AnswerOut:
     """A short answer from the articles, each sentence citing its passage; pass conversation_id for follow-ups."""
-    return await state.answer_slots.run(partial(_answer, service, body))
+    return await state.answer_slots.run(partial(_answer, service, body), request.is_disconnected)
 
 
 @router.post("/ask/stream", responses={**_STREAM_DOC, **documented(413)}, tags=["answers"])
-async def ask_stream(body: AskIn, service: ServiceDep, state: StateDep) -> StreamingResponse:
+async def ask_stream(body: AskIn, request: Request, service: ServiceDep, state: StateDep) -> StreamingResponse:
     """The same answer as POST /v1/ask, as server-sent events."""
-    answer = await state.answer_slots.run(partial(_answer, service, body))
+    answer = await state.answer_slots.run(partial(_answer, service, body), request.is_disconnected)
     headers = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
     return StreamingResponse(answer_events(answer), media_type="text/event-stream", headers=headers)
 
 
 @router.post("/search", response_model=SearchOut, responses=documented(413), tags=["answers"])
-async def search(body: SearchIn, service: ServiceDep, state: StateDep) -> SearchOut:
+async def search(body: SearchIn, request: Request, service: ServiceDep, state: StateDep) -> SearchOut:
     """The passages that best match a question, without composing an answer."""
-    return await state.answer_slots.run(partial(_search, service, body))
+    return await state.answer_slots.run(partial(_search, service, body), request.is_disconnected)
 
 
 @router.get("/articles", response_model=ArticlePageOut, tags=["articles"])

@@ -30,10 +30,11 @@ _BLOCK_TAGS = (
 
 @dataclass
 class LoadResult:
-    """Articles that loaded and one message per file or line that did not."""
+    """Articles that loaded, one message per file or line that did not, and one per file skipped on purpose."""
 
     articles: list[Article] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)
 
 
 def load_paths(paths: Iterable[Path]) -> LoadResult:
@@ -46,7 +47,7 @@ def load_paths(paths: Iterable[Path]) -> LoadResult:
             continue
         for path, article_id in _files_with_ids(root):
             if _links_outside(root, path):
-                result.errors.append(
+                result.skipped.append(
                     f"{path}: skipped, a link to {path.resolve()} outside {root}; pass that file or folder to index it"
                 )
                 continue

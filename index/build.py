@@ -45,6 +45,7 @@ class IndexReport:
     embedded: int = 0
     seconds: float = 0.0
     errors: list[str] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)
 
 
 def embedding_text(title: str, heading: str, text: str) -> str:

@@ -237,12 +237,14 @@ def _print_report(report: IndexReport, as_json: bool) -> None:
         "unchanged": report.unchanged, "chunks": report.chunks, "seconds": report.seconds,
     }
     if as_json:
-        click.echo(json.dumps({**counts, "embedded": report.embedded, "errors": report.errors}))
+        click.echo(json.dumps({**counts, "embedded": report.embedded, "errors": report.errors, "skipped": report.skipped}))
     else:
         click.echo(
             f"{report.added} added, {report.updated} updated, {report.removed} removed, {report.unchanged} unchanged; "
             f"{report.chunks} chunks ({report.embedded} embedded) in {report.seconds:.1f} s"
         )
+    for skipped in report.skipped:
+        click.echo(f"warning: {skipped}", err=True)
     for error in report.errors:
         click.echo(f"error: {error}", err=True)
     if report.errors:

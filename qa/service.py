@@ -85,14 +85,15 @@ class QAService:
         self, paths: Sequence[Path], prune: bool = True, show_progress: bool = False, rebuild: bool = False
     ) -> IndexReport:
         """Index the articles under paths; with prune, drop articles no longer there; with rebuild, start afresh
-        (the live index keeps answering until the new one is published). Load errors are reported."""
+        (the live index keeps answering until the new one is published). Load errors and skipped files are reported;
+        a load error stops the pruning, a skipped file does not (what it held is no longer a source)."""
         loaded = load_paths(paths)
         with self._write_lock:
             report = update_index(
                 self.index_dir, self.embedder, self.chunking, loaded.articles,
                 prune=prune and not loaded.errors, show_progress=show_progress, rebuild=rebuild,
             )
-        report.errors = loaded.errors
+        report.errors, report.skipped = loaded.errors, loaded.skipped
         self._refresh()
         return report
 

@@ -33,6 +33,7 @@ def test_constant_rate_has_no_errors_and_flat_memory(fake_service: QAService, tm
     log = (tmp_path / "locust.log").read_text(errors="replace")
     assert abs(total["requests"] - RATE * SECONDS) <= 0.1 * RATE * SECONDS, (total, log)
     gaps = [later.start - earlier.start for earlier, later in zip(run.samples, run.samples[1:], strict=False)]
-    assert max(gaps) < 10 / RATE, "requests came in bursts, not at an even rate"
+    bunched = sum(gap < 0.2 / RATE for gap in gaps) / len(gaps)  # evenly spaced: none; one burst a second: 95 %
+    assert bunched < 0.5, f"{bunched:.0%} of requests started together: bursts, not an even rate"
     assert total["errors"] == 0, [sample for sample in run.samples if not sample.ok][:5]
     assert (total["rss_max_mib"] - total["rss_start_mib"]) * MIB < RSS_GROWTH_LIMIT_MIB * MIB, total

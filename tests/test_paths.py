@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import shutil
 import socket
 from collections.abc import Iterator
 from pathlib import Path
@@ -21,6 +22,7 @@ from index.articles import load_paths
 from index.build import update_index
 from index.chunking import ChunkingPolicy
 from index.embedder import HashingEmbedder
+from qa.config import Settings
 from qa.service import QAService
 from tests.web.servers import serve_in_thread
 
@@ -95,10 +97,27 @@ def test_links_that_leave_the_source_folder_are_skipped_with_a_message(tmp_path:
     result = load_paths([sources])
     assert sorted(article.id for article in result.articles) == ["alias", "kept"]
     assert not any("launch code" in article.text or "private note" in article.text for article in result.articles)
-    assert len(result.errors) == 2 and all("skipped, a link to" in error and "outside" in error for error in result.errors)
-    assert {Path(error.split(":")[0]).name for error in result.errors} == {"leak.txt", "up.txt"}
+    assert not result.errors
+    assert len(result.skipped) == 2 and all("skipped, a link to" in note and "outside" in note for note in result.skipped)
+    assert {Path(note.split(":")[0]).name for note in result.skipped} == {"leak.txt", "up.txt"}
     direct = load_paths([outside / "secret.txt"])  # named directly, it is the user's choice
-    assert [article.text for article in direct.articles] == ["The launch code is 0000."] and not direct.errors
+    assert [article.text for article in direct.articles] == ["The launch code is 0000."] and not direct.skipped
+
+
+def test_an_article_indexed_through_a_link_before_is_removed_once_the_link_is_skipped(tmp_path: Path) -> None:
+    outside = tmp_path / "private.txt"
+    outside.write_text("The launch code is 0000.", encoding="utf-8")
+    sources = tmp_path / "sources"
+    sources.mkdir()
+    (sources / "kept.txt").write_text("An ordinary article about a town.", encoding="utf-8")
+    service = QAService(Settings(index_dir=tmp_path / "index", seeds_dir=sources), embedder=HashingEmbedder())
+    shutil.copy(outside, sources / "leak.txt")  # indexed while it was an ordinary file
+    assert service.index_paths([sources]).added == 2
+    (sources / "leak.txt").unlink()
+    (sources / "leak.txt").symlink_to(outside)
+    report = service.index_paths([sources])
+    assert (report.removed, report.errors, len(report.skipped)) == (1, [], 1)
+    assert [article.id for article in service.articles()] == ["kept"]
 
 
 @pytest.fixture

@@ -5,6 +5,7 @@ from __future__ import annotations
 import httpx
 import pytest
 
+from api.ratelimit import client_bucket
 from tests.web.conftest import OpenClient
 
 ASK = {"question": "GCC"}
@@ -80,9 +81,16 @@ def test_guessing_keys_is_rate_limited_per_client_ip(open_client: OpenClient) ->
     assert guesses == [401, 401, 401]
     limited = client.post("/v1/ask", json=ASK, headers=_bearer("guess-3"))
     assert limited.status_code == 429 and limited.json()["error"]["code"] == "rate_limited"
-    assert 1 <= int(limited.headers["retry-after"]) <= 60
+    assert 1 <= int(limited.headers["retry-after"]) <= 60 and limited.headers["www-authenticate"] == "Bearer"
     assert client.get("/v1/articles").status_code == 429  # no key at all counts as a refused request too
     assert client.post("/v1/ask", json=ASK, headers=_bearer("right-key")).status_code == 200
+
+
+def test_clients_without_a_key_are_limited_by_ipv4_address_or_ipv6_64() -> None:
+    assert client_bucket("203.0.113.7") == "203.0.113.7"
+    assert client_bucket("2001:db8:1:2:aaaa::1") == client_bucket("2001:db8:1:2:bbbb::9") == "2001:db8:1:2::/64"
+    assert client_bucket("2001:db8:1:3::1") != client_bucket("2001:db8:1:2::1")
+    assert client_bucket("testclient") == "testclient"  # not an address: kept as it is
 
 
 def test_cors_only_for_configured_origins(open_client: OpenClient) -> None:

@@ -8,11 +8,14 @@ import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 
+import anyio
 import httpx
 import numpy as np
 import pytest
 
+from api.answer_slots import AnswerSlots
 from api.app import create_app, startup_summary
+from api.errors import ApiError
 from api.page import STATIC_DIR
 from api.settings import ApiSettings
 from index.embedder import HashingEmbedder
@@ -178,9 +181,11 @@ class CountingEmbedder(HashingEmbedder):
 
 
 @pytest.mark.parametrize("transport", ["http"])
-def test_questions_beyond_the_answer_slots_wait_their_turn(open_client: OpenClient, settings: Settings) -> None:
+def test_questions_beyond_the_answer_slots_wait_their_turn_and_a_full_queue_is_503(
+    open_client: OpenClient, settings: Settings
+) -> None:
     embedder = CountingEmbedder()
-    client = open_client(QAService(settings, embedder=embedder), concurrent_answers=1)
+    client = open_client(QAService(settings, embedder=embedder), concurrent_answers=1, answer_queue_limit=3)
     embedder.hold.clear()
     with ThreadPoolExecutor(4) as pool:
         answers = [pool.submit(client.post, "/v1/ask", json={"question": f"What did Russia say? {n}"}) for n in range(4)]
@@ -192,8 +197,36 @@ def test_questions_beyond_the_answer_slots_wait_their_turn(open_client: OpenClie
             time.sleep(0.05)
         assert _metric(text, "qa_answers_in_progress") == 1
         assert _metric(text, "qa_answers_waiting") == 3
+        refused = client.post("/v1/search", json={"question": "one more"})
+        assert refused.status_code == 503 and refused.headers["retry-after"] == "1"
+        assert refused.json()["error"]["code"] == "busy"
         embedder.hold.set()
         statuses = [answer.result(timeout=30).status_code for answer in answers]
     assert statuses == [200] * 4
     assert embedder.most_at_once == 1
     assert _metric(client.get("/metrics").text, "qa_answers_waiting") == 0
+
+
+def test_a_question_whose_client_left_gives_up_its_turn() -> None:
+    ran: list[str] = []
+
+    async def scenario() -> list[int]:
+        slots = AnswerSlots(1, 10)
+
+        async def gone() -> bool:
+            return True
+
+        async def present() -> bool:
+            return False
+
+        statuses = []
+        for client_gone in (gone, present):
+            try:
+                await slots.run(lambda: ran.append(client_gone.__name__), client_gone)
+                statuses.append(200)
+            except ApiError as error:
+                statuses.append(error.status)
+        return statuses
+
+    assert anyio.run(scenario) == [503, 200]
+    assert ran == ["present"]
