@@ -97,6 +97,21 @@ def measure(half: list[Candidates], setting: tuple[float, float, float]) -> dict
     return {"ndcg@10": metrics["ndcg@10"], "recall@5": metrics["recall@5"]}
 
 
+def misses_with_an_answer_above(gathered: list[Candidates], keyword_weight: float) -> tuple[int, int]:
+    """Questions whose gold article is not in the default top 5, and how many of those have a non-gold passage in
+    the top 5 that contains a gold answer string (the same fact reported elsewhere, e.g. another year's Davos)."""
+    texts = {record["id"]: str(record["text"]).lower() for record in map(json.loads, (RTQA / "corpus.jsonl").open(encoding="utf-8"))}
+    misses = answered_elsewhere = 0
+    for candidates in gathered:
+        top = list(dict.fromkeys(ranked_articles(candidates, keyword_weight, 0.0, 0.0)))[:5]
+        if set(candidates.question.gold) & set(top):
+            continue
+        misses += 1
+        answers = [answer.lower() for answer in candidates.question.answers if answer.strip()]
+        answered_elsewhere += any(answer in texts[article] for article in top for answer in answers)
+    return misses, answered_elsewhere
+
+
 def main() -> None:
     """Gather candidates once, then print the grid (tuning half) and the best setting on the held-out half."""
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -129,9 +144,14 @@ def main() -> None:
     }
     print(f"\nheld out: default {check['default']}; best on tuning (sentence {best['sentence_weight']}, coverage "
           f"{best['coverage_weight']}) {check['best']}; all 2,000 with the default: {check['all_questions_default']}")
+    misses, answered_elsewhere = misses_with_an_answer_above(gathered, keyword_weight)
+    print(f"default top 5 misses the gold passage for {misses} of {len(gathered)} questions; for {answered_elsewhere} of "
+          "those a passage in the top 5 contains a gold answer string")
     if arguments.json:
-        arguments.json.write_text(json.dumps({"machine": machine.describe(), "grid": grid, "held_out": check}, indent=2),
-                                  encoding="utf-8")
+        arguments.json.write_text(json.dumps({
+            "machine": machine.describe(), "grid": grid, "held_out": check,
+            "misses_at_5": misses, "misses_at_5_with_an_answer_in_the_top_5": answered_elsewhere,
+        }, indent=2), encoding="utf-8")
 
 
 if __name__ == "__main__":
