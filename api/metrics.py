@@ -4,30 +4,19 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from typing import Protocol
 
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from api.answer_slots import AnswerSlots
+
 UNMATCHED = "unmatched"
-
-
-class SlotCounts(Protocol):
-    """How busy the answer slots are."""
-
-    def busy(self) -> int:
-        """Slots in use now."""
-        ...
-
-    def waiting(self) -> int:
-        """Requests waiting for a slot now."""
-        ...
 
 
 class Metrics:
     """A private registry (never the global default one), so every app counts only its own requests."""
 
-    def __init__(self, index_size: Callable[[], tuple[int, int]], slots: SlotCounts) -> None:
+    def __init__(self, index_size: Callable[[], tuple[int, int]], slots: AnswerSlots) -> None:
         self.registry = CollectorRegistry()
         self.requests = Counter(
             "qa_http_requests", "HTTP requests by method, route template and status.",

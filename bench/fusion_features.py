@@ -23,13 +23,12 @@ from typing import Any
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
-import numpy as np  # noqa: E402
 from tqdm import tqdm  # noqa: E402
 
 from bench import machine  # noqa: E402
 from qa.config import Settings  # noqa: E402
 from qa.evaluate import Question, article_ranking_metrics, eval_index_dir, load_questions  # noqa: E402
-from qa.retrieve import RetrievalPolicy, fuse  # noqa: E402
+from qa.retrieve import RetrievalPolicy, fuse, standardised  # noqa: E402
 from qa.service import QAService  # noqa: E402
 from qa.terms import coverage, stemmed_terms  # noqa: E402
 from qa.types import SearchFilters  # noqa: E402
@@ -71,13 +70,6 @@ def gather(service: QAService, questions: list[Question], pool: int) -> list[Can
         gathered.append(Candidates(question, articles, {r: dense[r] for r in rows if r in dense},
                                    {r: keyword[r] for r in rows if r in keyword}, best, covered))
     return gathered
-
-
-def standardised(scores: dict[int, float]) -> dict[int, float]:
-    """Z-scores within one candidate list."""
-    values = np.fromiter(scores.values(), dtype=np.float64)
-    spread, mean = float(values.std()) or 1.0, float(values.mean())
-    return {rowid: (value - mean) / spread for rowid, value in scores.items()}
 
 
 def ranked_articles(candidates: Candidates, keyword_weight: float, sentence_weight: float, coverage_weight: float) -> list[str]:

@@ -79,8 +79,9 @@ def locust_command(base_url: str, run: LoadRun, questions_file: Path, samples_fi
     """Headless Locust for run.seconds at run.rate with run.users users, all started within a second."""
     return [
         sys.executable, "-m", "locust", "-f", str(LOCUSTFILE), "--headless", "--host", base_url,
-        "-u", str(run.users), "-r", str(run.users), "--run-time", f"{math.ceil(run.seconds) + SCHEDULE_LEAD_SECONDS}s", "--stop-timeout", "10",
-        "--only-summary", "--loglevel", "WARNING", "--exit-code-on-error", "0", "--rate", f"{run.rate:g}",
+        "-u", str(run.users), "-r", str(run.users), "--run-time", f"{math.ceil(run.seconds) + SCHEDULE_LEAD_SECONDS}s",
+        "--stop-timeout", "10", "--only-summary", "--loglevel", "WARNING", "--exit-code-on-error", "0",
+        "--rate", f"{run.rate:g}", "--lead-seconds", str(SCHEDULE_LEAD_SECONDS),
         "--questions-file", str(questions_file), "--samples-file", str(samples_file),
     ]
 

@@ -2,7 +2,7 @@
 
 Run by bench/load.py (never imported by it: Locust monkey-patches the process it runs in), e.g.
   locust -f bench/locustfile.py --headless --host http://127.0.0.1:8000 -u 20 -r 20 --run-time 300s \
-      --rate 40 --questions-file questions.txt --samples-file samples.csv
+      --rate 40 --lead-seconds 1 --questions-file questions.txt --samples-file samples.csv
 Each sample line: start time (epoch s), response time (ms), HTTP status (0 when none came), 1 when it failed.
 """
 
@@ -67,6 +67,7 @@ class SampleWriter:
 def add_options(parser: LocustArgumentParser) -> None:
     """The total rate, the questions and where samples go."""
     parser.add_argument("--rate", type=float, required=True, help="Requests a second, all users together.")
+    parser.add_argument("--lead-seconds", type=float, required=True, help="Start the schedule this long after Locust.")
     parser.add_argument("--questions-file", type=Path, required=True, help="One question a line.")
     parser.add_argument("--samples-file", type=Path, required=True, help="Where each request's sample is written.")
 
@@ -78,7 +79,7 @@ def configure(environment: Environment, **_: Any) -> None:
         return
     AskUser.users = options.num_users
     AskUser.period = options.num_users / options.rate
-    AskUser.origin = time.monotonic() + 1.0  # every user is spawned within the first second
+    AskUser.origin = time.monotonic() + options.lead_seconds  # every user is spawned before the schedule starts
     AskUser.questions = [line for line in options.questions_file.read_text(encoding="utf-8").splitlines() if line]
     stream = options.samples_file.open("w", encoding="utf-8")
     environment.events.request.add_listener(SampleWriter(stream).record)  # type: ignore[no-untyped-call]

@@ -45,8 +45,9 @@ def load_paths(paths: Iterable[Path]) -> LoadResult:
         if not root.exists():
             result.errors.append(f"{root}: no such file or folder")
             continue
+        inside = root.resolve()
         for path, article_id in _files_with_ids(root):
-            if _links_outside(root, path):
+            if not path.resolve().is_relative_to(inside):  # a link (or under one) to a file outside the folder
                 result.skipped.append(
                     f"{path}: skipped, a link to {path.resolve()} outside {root}; pass that file or folder to index it"
                 )
@@ -65,11 +66,6 @@ def load_paths(paths: Iterable[Path]) -> LoadResult:
                     seen[item.id] = item.source
                     result.articles.append(item)
     return result
-
-
-def _links_outside(root: Path, path: Path) -> bool:
-    """Whether a file found in folder `root` is a link (or under one) to a file outside it."""
-    return root.is_dir() and not path.resolve().is_relative_to(root.resolve())
 
 
 def display_source(root: Path, path: Path) -> str:

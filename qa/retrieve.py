@@ -67,10 +67,10 @@ def retrieve(
 
 def fuse(dense: dict[int, float], keyword: dict[int, float], weight: float) -> dict[int, float]:
     """Weighted sum of z-scored dense and keyword scores; a candidate missing from one list gets that list's minimum."""
-    dense_z = _standardised(dense)
+    dense_z = standardised(dense)
     if weight == 0 or not keyword:
         return dense_z
-    keyword_z = _standardised(keyword)
+    keyword_z = standardised(keyword)
     dense_floor, keyword_floor = min(dense_z.values(), default=0.0), min(keyword_z.values())
     return {
         rowid: (1 - weight) * dense_z.get(rowid, dense_floor) + weight * keyword_z.get(rowid, keyword_floor)
@@ -78,7 +78,7 @@ def fuse(dense: dict[int, float], keyword: dict[int, float], weight: float) -> d
     }
 
 
-def _standardised(scores: dict[int, float]) -> dict[int, float]:
+def standardised(scores: dict[int, float]) -> dict[int, float]:
     """Scores as z-scores within this candidate list (a single candidate scores 0)."""
     if not scores:
         return {}

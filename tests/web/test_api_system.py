@@ -156,24 +156,22 @@ def test_page_script_never_parses_server_text_as_html(sink: str) -> None:
     assert sink not in (STATIC_DIR / "app.js").read_text(encoding="utf-8")
 
 
-class CountingEmbedder(HashingEmbedder):
-    """The fake embedder, counting how many calls run at once; calls wait while `hold` is clear."""
+class CountingEmbedder(GatedEmbedder):
+    """The gated fake embedder, gate open at first, counting how many calls run at once."""
 
     def __init__(self) -> None:
         super().__init__()
-        self.hold = threading.Event()
-        self.hold.set()
+        self.gate.set()
         self._lock = threading.Lock()
         self.running = 0
         self.most_at_once = 0
 
     def embed(self, texts: Sequence[str], show_progress: bool = False) -> np.ndarray:
-        """Count this call in, wait while held, embed, count it out."""
+        """Count this call in, wait at the gate and embed, count it out."""
         with self._lock:
             self.running += 1
             self.most_at_once = max(self.most_at_once, self.running)
         try:
-            assert self.hold.wait(30)
             return super().embed(texts, show_progress)
         finally:
             with self._lock:
@@ -186,7 +184,7 @@ def test_questions_beyond_the_answer_slots_wait_their_turn_and_a_full_queue_is_5
 ) -> None:
     embedder = CountingEmbedder()
     client = open_client(QAService(settings, embedder=embedder), concurrent_answers=1, answer_queue_limit=3)
-    embedder.hold.clear()
+    embedder.gate.clear()
     with ThreadPoolExecutor(4) as pool:
         answers = [pool.submit(client.post, "/v1/ask", json={"question": f"What did Russia say? {n}"}) for n in range(4)]
         deadline = time.monotonic() + 30
@@ -200,7 +198,7 @@ def test_questions_beyond_the_answer_slots_wait_their_turn_and_a_full_queue_is_5
         refused = client.post("/v1/search", json={"question": "one more"})
         assert refused.status_code == 503 and refused.headers["retry-after"] == "1"
         assert refused.json()["error"]["code"] == "busy"
-        embedder.hold.set()
+        embedder.gate.set()
         statuses = [answer.result(timeout=30).status_code for answer in answers]
     assert statuses == [200] * 4
     assert embedder.most_at_once == 1
