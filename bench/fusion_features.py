@@ -57,7 +57,7 @@ def gather(service: QAService, questions: list[Question], pool: int) -> list[Can
     gathered = []
     for question, vector in tqdm(list(zip(questions, vectors, strict=True)), desc="Questions", unit="q"):
         dense = dict(snapshot.dense(vector, pool, None))
-        keyword = dict(snapshot.keyword(question.text, pool, SearchFilters()))
+        keyword = dict(snapshot.keyword(snapshot.keyword_terms(question.text), pool, SearchFilters()))
         rows = snapshot.chunks(list(dense.keys() | keyword.keys()))
         cosines = dict(zip(rows, (snapshot.vectors_for(list(rows)) @ vector).tolist(), strict=True))
         terms = stemmed_terms(question.text)

@@ -20,6 +20,7 @@ from tqdm import tqdm
 from index import database
 from index.chunking import ChunkingPolicy, chunk_article
 from index.embedder import Embedder
+from index.keyword import KeywordWriter
 from index.span_pooling import CharSpan
 from index.text import chunk_sentences
 from index.locking import exclusive
@@ -82,7 +83,7 @@ def update_index(
         _remove_unpublished(directory, live)
         existing: dict[str, str] = _read_previous(directory, previous, database.article_hashes, dict[str, str]())
         plan = _plan(existing, upserts, deletes, prune)
-        if previous and not plan.changed and not plan.removed:
+        if previous and not plan.changed and not plan.removed and not previous.upgradable:
             plan.report.chunks = previous.chunks
         else:
             chunked = _chunk_all(plan.changed, embedder, policy, show_progress)
@@ -138,22 +139,22 @@ def _publish(
     database_path = draft.database_path(directory)
     if previous:
         _copy_database(previous.database_path(directory), database_path)
+    upgrading = previous is not None and previous.upgradable
     connection = database.connect(database_path)
     try:
         with connection:
+            if upgrading:
+                database.drop_fts_keywords(connection)
             superseded_keys = database.article_keys(connection, plan.removed | plan.replaced)
             removed_rows = database.delete_articles(connection, plan.removed | plan.replaced)
             database.store_vectors(connection, {key: embedded.vector for key, embedded in vectors.items()})
             database.store_sentence_vectors(connection, {key: embedded.sentences for key, embedded in vectors.items()})
-            added_rows = [
-                rowid
-                for article in plan.changed
-                for rowid in database.insert_article(
-                    connection, article, [chunk for chunk, _ in chunked[article.id]],
-                    [_key(text) for _, text in chunked[article.id]],
-                )
-            ]
+            inserted = [(article, _insert(connection, article, chunked[article.id])) for article in plan.changed]
+            added_rows = [rowid for _, rows in inserted for rowid, _ in rows]
             database.drop_unused_vectors(connection, superseded_keys)
+        if upgrading:
+            connection.execute("VACUUM")
+        _write_keywords(directory, None if previous is None or upgrading else previous, draft, connection, plan, inserted)
         articles, chunks = database.counts(connection)
         kind = choose_kind(chunks)
         if previous and previous.faiss_kind == kind and chunks <= 4 * max(previous.trained_size, 1):
@@ -170,6 +171,34 @@ def _publish(
     _fsync(database_path)
     save_vector_index(index, draft.vectors_path(directory))
     write_manifest(directory, replace(draft, articles=articles, chunks=chunks, faiss_kind=kind, trained_size=trained))
+
+
+def _insert(connection: sqlite3.Connection, article: Article, pairs: list[tuple[Chunk, str]]) -> list[tuple[int, Chunk]]:
+    """Store an article with its chunks (keyed by their embedded text); return each chunk with its row id."""
+    chunks = [chunk for chunk, _ in pairs]
+    rowids = database.insert_article(connection, article, chunks, [_key(text) for _, text in pairs])
+    return list(zip(rowids, chunks, strict=True))
+
+
+def _write_keywords(
+    directory: Path,
+    previous: Manifest | None,
+    draft: Manifest,
+    connection: sqlite3.Connection,
+    plan: _Plan,
+    inserted: list[tuple[Article, list[tuple[int, Chunk]]]],
+) -> None:
+    """The new generation's keyword index: the previous one plus this write's changes, or, when there is none to
+    start from (a first build, an upgrade from format 2), every stored article."""
+    writer = KeywordWriter(draft.keyword_path(directory), previous.keyword_path(directory) if previous else None)
+    if previous is None:
+        for article, rows in database.stored_articles(connection):
+            writer.add(article, rows)
+    else:
+        writer.delete(plan.removed | plan.replaced)
+        for article, rows in inserted:
+            writer.add(article, rows)
+    writer.commit()
 
 
 def _chunk_all(
@@ -254,7 +283,7 @@ def _current_manifest(directory: Path, embedder: Embedder) -> Manifest | None:
         manifest = read_manifest(directory)
     except IndexNotFoundError:
         return None
-    manifest.check_compatible(directory, embedder.name, embedder.dimension, embedder.precision)
+    manifest.check_compatible(directory, embedder.name, embedder.dimension, embedder.precision, upgrading=True)
     return manifest
 
 
@@ -280,19 +309,27 @@ def _copy_database(source: Path, target: Path) -> None:
 
 def _remove_unpublished(directory: Path, current: Manifest | None) -> None:
     """Delete generation files left by an interrupted run."""
-    keep = {current.database_path(directory).name, current.vectors_path(directory).name} if current else set()
+    keep = {path.name for path in current.files(directory)} if current else set()
     for path in directory.glob("gen-*"):
         if path.name not in keep:
-            path.unlink(missing_ok=True)
+            _remove_path(path)
     for path in directory.glob(".*.tmp"):
         path.unlink(missing_ok=True)
 
 
 def _remove_generation(directory: Path, manifest: Manifest) -> None:
     """Delete a superseded generation (open readers keep their file handles)."""
-    for path in (manifest.database_path(directory), manifest.vectors_path(directory)):
-        path.unlink(missing_ok=True)
+    for path in manifest.files(directory):
+        _remove_path(path)
     for path in directory.glob(f"gen-{manifest.generation:06d}.sqlite-*"):
+        path.unlink(missing_ok=True)
+
+
+def _remove_path(path: Path) -> None:
+    """Delete a file or a folder, if it is there."""
+    if path.is_dir():
+        shutil.rmtree(path, ignore_errors=True)
+    else:
         path.unlink(missing_ok=True)
 
 

@@ -1,9 +1,9 @@
-"""The SQLite side of an index generation: articles, chunks, cached vectors and the keyword index."""
+"""The SQLite side of an index generation: articles, chunks and cached vectors."""
 
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from datetime import date
 from pathlib import Path
 
@@ -29,7 +29,6 @@ CREATE TABLE IF NOT EXISTS embeddings (key TEXT PRIMARY KEY, vector BLOB NOT NUL
 CREATE TABLE IF NOT EXISTS sentence_vectors (
     key TEXT NOT NULL, start INTEGER NOT NULL, "end" INTEGER NOT NULL, vector BLOB NOT NULL, PRIMARY KEY (key, start)
 ) WITHOUT ROWID;
-CREATE VIRTUAL TABLE IF NOT EXISTS chunk_terms USING fts5(title, heading, text, tokenize='porter unicode61');
 """
 
 
@@ -60,13 +59,10 @@ def cached_keys(connection: sqlite3.Connection, keys: Sequence[str]) -> set[str]
 
 
 def delete_articles(connection: sqlite3.Connection, article_ids: Iterable[str]) -> list[int]:
-    """Remove articles with their chunks and keyword entries; return the removed chunk row ids."""
+    """Remove articles with their chunks; return the removed chunk row ids."""
     removed: list[int] = []
     for article_id in article_ids:
         removed.extend(row[0] for row in connection.execute("SELECT rowid FROM chunks WHERE article_id = ?", (article_id,)))
-        connection.execute(
-            "DELETE FROM chunk_terms WHERE rowid IN (SELECT rowid FROM chunks WHERE article_id = ?)", (article_id,)
-        )
         connection.execute("DELETE FROM chunks WHERE article_id = ?", (article_id,))
         connection.execute("DELETE FROM articles WHERE id = ?", (article_id,))
     return removed
@@ -75,7 +71,7 @@ def delete_articles(connection: sqlite3.Connection, article_ids: Iterable[str]) 
 def insert_article(
     connection: sqlite3.Connection, article: Article, chunks: Sequence[Chunk], keys: Sequence[str]
 ) -> list[int]:
-    """Store an article with its chunks and keyword entries; return the new chunk row ids."""
+    """Store an article with its chunks; return the new chunk row ids."""
     rowids: list[int] = []
     connection.execute(
         "INSERT INTO articles VALUES (?, ?, ?, ?, ?, ?, ?)",
@@ -90,12 +86,24 @@ def insert_article(
             "VALUES (?, ?, ?, ?, ?, ?, ?)",
             (chunk.article_id, chunk.ordinal, chunk.heading, chunk.start, chunk.end, chunk.text, key),
         )
-        connection.execute(
-            "INSERT INTO chunk_terms (rowid, title, heading, text) VALUES (?, ?, ?, ?)",
-            (cursor.lastrowid, article.title, chunk.heading, chunk.text),
-        )
         rowids.append(int(cursor.lastrowid or 0))
     return rowids
+
+
+def stored_articles(connection: sqlite3.Connection) -> Iterator[tuple[Article, list[tuple[int, Chunk]]]]:
+    """Every stored article with its chunks and their row ids, in chunk order."""
+    chunks: dict[str, list[tuple[int, Chunk]]] = {}
+    rows = connection.execute('SELECT rowid, article_id, ordinal, start, "end", text, heading FROM chunks ORDER BY article_id, ordinal')
+    for rowid, article_id, ordinal, start, end, text, heading in rows:
+        chunks.setdefault(article_id, []).append((int(rowid), Chunk(article_id, int(ordinal), int(start), int(end), text, heading)))
+    for row in connection.execute("SELECT * FROM articles"):
+        article = row_to_article(row)
+        yield article, chunks.get(article.id, [])
+
+
+def drop_fts_keywords(connection: sqlite3.Connection) -> None:
+    """Remove the SQLite FTS5 keyword table of format 2 (the keyword index is tantivy's since format 3)."""
+    connection.execute("DROP TABLE IF EXISTS chunk_terms")
 
 
 def store_vectors(connection: sqlite3.Connection, vectors: dict[str, np.ndarray]) -> None:

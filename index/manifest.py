@@ -9,7 +9,8 @@ from pathlib import Path
 
 from qa.errors import IndexCorruptError, IndexMismatchError, IndexNotFoundError
 
-FORMAT_VERSION = 2
+FORMAT_VERSION = 3
+UPGRADABLE_FORMATS = frozenset({2})  # format 2 kept keywords in SQLite FTS5; `qa index` converts it
 MANIFEST_NAME = "manifest.json"
 
 
@@ -36,10 +37,31 @@ class Manifest:
         """The FAISS file of this generation."""
         return directory / f"gen-{self.generation:06d}.faiss"
 
-    def check_compatible(self, directory: Path, model: str, dimension: int, precision: str | None = None) -> None:
-        """Refuse an index of another format or model (and, for writers, of another precision), saying how to rebuild."""
+    def keyword_path(self, directory: Path) -> Path:
+        """The keyword (tantivy) folder of this generation."""
+        return directory / f"gen-{self.generation:06d}.keyword"
+
+    def files(self, directory: Path) -> tuple[Path, Path, Path]:
+        """Everything this generation wrote: its database, vector file and keyword folder."""
+        return self.database_path(directory), self.vectors_path(directory), self.keyword_path(directory)
+
+    @property
+    def upgradable(self) -> bool:
+        """Written by an earlier version whose index the next `qa index` converts without re-embedding."""
+        return self.format_version in UPGRADABLE_FORMATS
+
+    def check_compatible(
+        self, directory: Path, model: str, dimension: int, precision: str | None = None, upgrading: bool = False
+    ) -> None:
+        """Refuse an index of another format or model (and, for writers, of another precision), saying how to rebuild;
+        a writer (upgrading) accepts a format it converts."""
         rebuild = f"rebuild it with `qa index --rebuild --index-dir {directory}`"
-        if self.format_version != FORMAT_VERSION:
+        if self.upgradable and not upgrading:
+            raise IndexMismatchError(
+                f"the index at {directory} was written by an earlier version (format {self.format_version}); run "
+                f"`qa index --index-dir {directory}` once to convert it to format {FORMAT_VERSION} (nothing is re-embedded)"
+            )
+        if self.format_version != FORMAT_VERSION and not (upgrading and self.upgradable):
             raise IndexMismatchError(
                 f"the index at {directory} has format {self.format_version}, this version reads {FORMAT_VERSION}; {rebuild}"
             )

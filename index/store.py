@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 import sqlite3
 import threading
 from dataclasses import dataclass
@@ -13,19 +12,11 @@ import faiss
 import numpy as np
 
 from index import database
+from index.keyword import KeywordFilter, KeywordIndex
 from index.manifest import MANIFEST_NAME, Manifest, read_manifest
-from index.term_budget import TermFrequencies, affordable_terms
 from index.vectors import load_vector_index, search_vectors
 from qa.errors import IndexCorruptError, QAError
 from qa.types import Article, SearchFilters
-
-_TERM = re.compile(r"\w+", re.UNICODE)
-STOPWORDS = frozenset(
-    "a an and are as at be been being but by can could did do does for from had has have he her his how i if in "
-    "into is it its me my not of on or our she so than that the their them then there these they this those to "
-    "was we were what when where which while who whom whose why will with would you your about after before "
-    "said says say".split()
-)
 
 
 @dataclass(frozen=True)
@@ -57,7 +48,7 @@ class IndexSnapshot:
             )
             self._connection = database.connect(manifest.database_path(directory), read_only=True)
             self._connection.execute("SELECT count(*) FROM chunks").fetchone()
-            self.term_frequencies = TermFrequencies(self._connection)
+            self._keywords = KeywordIndex(manifest.keyword_path(directory))
         except (RuntimeError, sqlite3.DatabaseError) as error:
             raise IndexCorruptError(
                 f"the index at {directory} cannot be read ({error}); rebuild it with "
@@ -90,6 +81,11 @@ class IndexSnapshot:
         """Number of chunks in this generation."""
         return int(self._vectors.ntotal)
 
+    @property
+    def keyword_size(self) -> int:
+        """Number of chunks the keyword index holds in this generation."""
+        return self._keywords.chunk_count
+
     def dense(self, query: np.ndarray, k: int, allowed: np.ndarray | None) -> list[tuple[int, float]]:
         """Top-k chunks by cosine similarity."""
         return search_vectors(self._vectors, query, k, allowed)
@@ -106,26 +102,31 @@ class IndexSnapshot:
         with self._lock:
             return database.sentence_vectors(self._connection, article_id, ordinal, self.manifest.dimension)
 
-    def keyword(self, question: str, k: int, filters: SearchFilters) -> list[tuple[int, float]]:
-        """Top-k chunks by BM25 over title, heading and text, among those that pass the filters."""
-        words = [term for term in dict.fromkeys(_TERM.findall(question.lower())) if len(term) > 1 and term not in STOPWORDS]
-        if not words or k <= 0:
-            return []
-        with self._lock:
-            frequencies = self.term_frequencies.of(words)
-        terms = affordable_terms(words, frequencies)
-        if not terms:
-            return []
-        expression = " OR ".join(f'"{term}"' for term in terms)
-        clause, parameters = _filter_sql(filters)
-        join = "JOIN chunks ON chunks.rowid = chunk_terms.rowid JOIN articles ON articles.id = chunks.article_id"
-        sql = (
-            f"SELECT chunk_terms.rowid, bm25(chunk_terms, 0.5, 0.5, 1.0) AS rank FROM chunk_terms {join if clause else ''} "
-            f"WHERE chunk_terms MATCH ? {'AND ' + clause if clause else ''} ORDER BY rank LIMIT ?"
-        )
-        with self._lock:
-            rows = self._connection.execute(sql, [expression, *parameters, k]).fetchall()
-        return [(int(rowid), -float(score)) for rowid, score in rows]
+    def keyword_terms(self, question: str) -> list[str]:
+        """The question's keyword terms, analysed as the indexed text (stems, no stop words)."""
+        return self._keywords.terms(question)
+
+    def keyword(self, terms: list[str], k: int, filters: SearchFilters) -> list[tuple[int, float]]:
+        """Top-k chunks by BM25 over title, heading and text (any term may match), among those that pass the filters."""
+        only = self._keyword_filter(filters)
+        return self._keywords.chunks(terms, k, only) if only is not None else []
+
+    def keyword_articles(self, terms: list[str], k: int, filters: SearchFilters) -> list[tuple[str, float]]:
+        """Top-k articles by BM25 over their title and whole text, among those that pass the filters."""
+        only = self._keyword_filter(filters)
+        return self._keywords.articles(terms, k, only) if only is not None else []
+
+    def _keyword_filter(self, filters: SearchFilters) -> KeywordFilter | None:
+        """The filters as the keyword index applies them (sources become the ids of the articles they match);
+        None when no article can pass."""
+        allowed: tuple[str, ...] | None = None
+        if filters.sources:
+            clause, parameters = _filter_sql(SearchFilters(sources=filters.sources))
+            with self._lock:
+                allowed = tuple(row[0] for row in self._connection.execute(f"SELECT id FROM articles WHERE {clause}", parameters))
+            if not allowed:
+                return None
+        return KeywordFilter(filters.since, filters.until, allowed, filters.exclude_articles)
 
     def allowed_ids(self, filters: SearchFilters) -> np.ndarray | None:
         """Row ids that pass the filters, or None when nothing is filtered."""

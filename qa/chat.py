@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from index.store import STOPWORDS
+from index.stopwords import STOPWORDS
 
 _WORD = re.compile(r"[\w’'-]+")
 _REFERRING = frozenset(

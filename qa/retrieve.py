@@ -52,7 +52,7 @@ def retrieve(
     allowed = snapshot.allowed_ids(filters)
     pool = max(k, policy.candidates)
     dense = dict(snapshot.dense(query_vector, pool, allowed))
-    keyword = dict(snapshot.keyword(question, pool, filters)) if policy.keyword_weight > 0 else {}
+    keyword = dict(snapshot.keyword(snapshot.keyword_terms(question), pool, filters)) if policy.keyword_weight > 0 else {}
     scores = fuse(dense, keyword, policy.keyword_weight)
     rows = snapshot.chunks(list(scores))
     if as_of and policy.recency_weight > 0:

@@ -8,7 +8,7 @@ from collections import Counter
 from collections.abc import Sequence
 
 from index.stemming import thread_stemmer
-from index.store import STOPWORDS
+from index.stopwords import STOPWORDS
 
 _TERM = re.compile(r"\w+")
 

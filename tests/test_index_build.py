@@ -78,7 +78,7 @@ def test_only_one_generation_of_files_is_kept(settings: Settings, corpus_dir: Pa
         write_article(corpus_dir, f"n{number}.txt", f"Story {number} text.")
         service.index_paths([corpus_dir])
     files = sorted(path.name for path in settings.index_dir.glob("gen-*"))
-    assert files == ["gen-000003.faiss", "gen-000003.sqlite"]
+    assert files == ["gen-000003.faiss", "gen-000003.keyword", "gen-000003.sqlite"]
 
 
 def test_load_errors_keep_vanished_articles_and_are_reported(settings: Settings, corpus_dir: Path) -> None:
@@ -130,7 +130,7 @@ def test_a_rebuild_replaces_an_index_of_another_model_under_a_higher_generation(
     after = read_manifest(settings.index_dir)
     assert (report.added, after.model, after.articles) == (1, "model-b", 1)
     assert after.generation > before.generation and not reader.is_current()
-    live = {after.database_path(settings.index_dir).name, after.vectors_path(settings.index_dir).name}
+    live = {path.name for path in after.files(settings.index_dir)}
     assert {path.name for path in settings.index_dir.glob("gen-*")} == live
 
 
@@ -149,7 +149,7 @@ def test_service_writes_free_the_superseded_generation_in_the_background(setting
     service.index_paths([corpus_dir])
     service.upsert_articles([make_article("late", "Late", "A late story about grain exports.", "api", None)])
     live = read_manifest(settings.index_dir)
-    expected = {live.database_path(settings.index_dir).name, live.vectors_path(settings.index_dir).name}
+    expected = {path.name for path in live.files(settings.index_dir)}
     deadline = time.monotonic() + 30
     while {path.name for path in settings.index_dir.glob("gen-*")} != expected and time.monotonic() < deadline:
         time.sleep(0.01)

@@ -32,11 +32,23 @@ HOSTILE_IDS = [
 ]
 _IDS = TypeAdapter(ArticleId)
 _INDEX_FILE = re.compile(r"^(manifest\.json|\.lock|gen-\d{6}\.(sqlite|faiss)(-wal|-shm|-journal)?)$")
+_KEYWORD_FOLDER = re.compile(r"^gen-\d{6}\.keyword/(chunks|articles)$")
+_KEYWORD_FILE = re.compile(
+    r"^([0-9a-f]{32}(\.\d+)?\.(idx|pos|term|store|fast|fieldnorm|del)|meta\.json|\.managed\.json|\.tantivy-(meta|writer)\.lock)$"
+)
 
 
 def _files(root: Path) -> set[Path]:
     """Every file under root."""
     return {path for path in root.rglob("*") if path.is_file()}
+
+
+def _is_index_file(path: Path, index_dir: Path) -> bool:
+    """A file the index itself names: manifest, lock and generation files, or a tantivy file of a keyword folder."""
+    if path.parent == index_dir:
+        return bool(_INDEX_FILE.match(path.name))
+    folder = path.parent.relative_to(index_dir).as_posix() if path.parent.is_relative_to(index_dir) else ""
+    return bool(_KEYWORD_FOLDER.match(folder) and _KEYWORD_FILE.match(path.name))
 
 
 def _check_safe_id(article_id: str, index_dir: Path) -> None:
@@ -53,7 +65,7 @@ def _index_and_check_writes(tmp_path: Path, sources: Path) -> list[str]:
     before = _files(tmp_path)
     update_index(index_dir, HashingEmbedder(), ChunkingPolicy(), result.articles)
     written = _files(tmp_path) - before
-    assert written and all(path.parent == index_dir and _INDEX_FILE.match(path.name) for path in written), written
+    assert written and all(_is_index_file(path, index_dir) for path in written), written
     for article in result.articles:
         _check_safe_id(article.id, index_dir)
     return [article.id for article in result.articles]
@@ -183,4 +195,4 @@ def test_writing_an_article_with_a_hostile_id_is_422(client: TestClient, fake_se
     _documented_error(response.status_code, response.json(), (422,))
     assert response.json()["error"]["code"] == "invalid_request"
     assert client.get("/v1/articles").json()["total"] == 1
-    assert all(_INDEX_FILE.match(path.name) for path in fake_service.index_dir.iterdir())
+    assert all(_is_index_file(path, fake_service.index_dir) for path in _files(fake_service.index_dir))

@@ -1,0 +1,151 @@
+"""The tantivy keyword index: the whole question searched, filters inside the search, generations that share files."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from datetime import date
+from pathlib import Path
+
+import pytest
+
+from index import database
+from index.articles import make_article
+from index.build import update_index
+from index.chunking import ChunkingPolicy
+from index.embedder import HashingEmbedder
+from index.keyword import KeywordFilter, KeywordIndex, KeywordWriter, analyzer
+from index.manifest import MANIFEST_NAME, read_manifest
+from index.store import IndexSnapshot
+from qa.errors import IndexCorruptError, IndexMismatchError
+from qa.types import Article, Chunk, SearchFilters
+
+ARTICLES = [
+    make_article("wheat", "Wheat exports resume", "Ukraine resumed wheat exports from Odesa. Ministers met in Istanbul.", "cnn", date(2022, 7, 22)),
+    make_article("ferry", "Ferry strike", "The ferry workers went on strike. Ministers met the union.", "bbc", date(2022, 8, 1)),
+    make_article("undated", "Café owners", "Café owners in Zürich met ministers about rents.", "local", None),
+]
+
+
+def _chunks(article: Article, first_rowid: int) -> list[tuple[int, Chunk]]:
+    """One chunk per sentence, numbered from first_rowid."""
+    sentences = [part + "." for part in article.text.split(".") if part.strip()]
+    chunks, offset = [], 0
+    for ordinal, sentence in enumerate(sentences):
+        start = article.text.index(sentence.strip(), offset)
+        end = start + len(sentence.strip())
+        chunks.append((first_rowid + ordinal, Chunk(article.id, ordinal, start, end, article.text[start:end])))
+        offset = end
+    return chunks
+
+
+def _write(folder: Path, articles: list[Article], previous: Path | None = None, deleted: tuple[str, ...] = ()) -> KeywordIndex:
+    """Write a keyword folder (from a previous one) and open it."""
+    writer = KeywordWriter(folder, previous)
+    writer.delete(deleted)
+    for number, article in enumerate(articles):
+        writer.add(article, _chunks(article, 100 * (number + 1) + (1000 if previous else 0)))
+    writer.commit()
+    return KeywordIndex(folder)
+
+
+def _rows(index: KeywordIndex, question: str, only: KeywordFilter = KeywordFilter()) -> list[int]:
+    return [rowid for rowid, _ in index.chunks(index.terms(question), 50, only)]
+
+
+def test_questions_and_text_are_analysed_alike() -> None:
+    tokens = analyzer().analyze("What did Russia's Foreign Ministry say about the cafés in Zürich?")
+    assert tokens == ["russia", "foreign", "ministri", "cafe", "zurich"]
+
+
+def test_every_word_of_the_question_counts_even_the_common_ones(tmp_path: Path) -> None:
+    index = _write(tmp_path / "keyword", ARTICLES)
+    assert set(_rows(index, "where did ministers meet?")) == {101, 201, 300}  # "ministers" is in every article
+    assert set(_rows(index, "ministers met about wheat")[:2]) == {100, 101}  # the rarer word decides the order
+    assert [article for article, _ in index.articles(index.terms("ferry union strike"), 5, KeywordFilter())][0] == "ferry"
+    assert index.chunks([], 5, KeywordFilter()) == [] and _rows(index, "the of and") == []
+
+
+def test_filters_apply_inside_the_search(tmp_path: Path) -> None:
+    index = _write(tmp_path / "keyword", ARTICLES)
+    july = KeywordFilter(since=date(2022, 7, 1), until=date(2022, 7, 31))
+    assert _rows(index, "ministers", july) == [101]
+    assert set(_rows(index, "ministers", KeywordFilter(since=date(2022, 7, 25)))) == {201}  # undated never in a range
+    assert set(_rows(index, "ministers", KeywordFilter(articles=("ferry", "undated")))) == {201, 300}
+    assert set(_rows(index, "ministers", KeywordFilter(excluded=("wheat",)))) == {201, 300}
+    far = KeywordFilter(since=date(1, 1, 1), until=date(9999, 12, 31))  # beyond what tantivy stores: clamped
+    assert set(_rows(index, "ministers", far)) == {101, 201}
+
+
+def test_a_new_generation_changes_only_its_own_folder(tmp_path: Path) -> None:
+    first = _write(tmp_path / "gen-1", ARTICLES)
+    replacement = make_article("wheat", "Wheat", "Grain ships left Odesa under the deal.", "cnn", date(2022, 7, 23))
+    second = _write(tmp_path / "gen-2", [replacement], previous=tmp_path / "gen-1", deleted=("wheat", "ferry"))
+    assert _rows(second, "grain ships") == [1100] and _rows(second, "ferry strike") == []
+    assert second.chunk_count == 2
+    reopened = KeywordIndex(tmp_path / "gen-1")  # the older generation still reads as it was written
+    assert set(_rows(reopened, "ferry strike")) == {200, 201} and _rows(reopened, "grain ships") == []
+    assert reopened.chunk_count == first.chunk_count == 5
+
+
+def test_a_damaged_keyword_folder_is_a_clear_error(tmp_path: Path) -> None:
+    _write(tmp_path / "keyword", ARTICLES)
+    (tmp_path / "keyword" / "chunks" / "meta.json").write_text("{broken", encoding="utf-8")
+    with pytest.raises(IndexCorruptError, match="qa index --rebuild"):
+        KeywordIndex(tmp_path / "keyword")
+
+
+def test_an_interrupted_write_leaves_nothing_behind(tmp_path: Path) -> None:
+    embedder, policy = HashingEmbedder(), ChunkingPolicy()
+    update_index(tmp_path, embedder, policy, ARTICLES)
+    live = read_manifest(tmp_path)
+    stray = KeywordWriter(tmp_path / f"gen-{live.generation + 1:06d}.keyword", live.keyword_path(tmp_path))
+    stray.delete(["wheat"])  # a write that never committed nor published
+    update_index(tmp_path, embedder, policy, [*ARTICLES, make_article("new", "New", "Fresh words.", "api", None)])
+    assert sorted(path.name for path in tmp_path.glob("gen-*")) == sorted(path.name for path in read_manifest(tmp_path).files(tmp_path))
+    snapshot = IndexSnapshot.open(tmp_path, embedder.name, embedder.dimension)
+    assert {article for article, _ in snapshot.keyword_articles(snapshot.keyword_terms("wheat fresh"), 9, SearchFilters())} == {"wheat", "new"}
+
+
+def test_sources_filter_the_keyword_search_by_article(tmp_path: Path) -> None:
+    embedder = HashingEmbedder()
+    update_index(tmp_path, embedder, ChunkingPolicy(), ARTICLES)
+    snapshot = IndexSnapshot.open(tmp_path, embedder.name, embedder.dimension)
+    terms = snapshot.keyword_terms("ministers")
+    rows = snapshot.keyword(terms, 10, SearchFilters(sources=("BBC",)))
+    assert {snapshot.chunks([rowid])[rowid].article_id for rowid, _ in rows} == {"ferry"}
+    assert snapshot.keyword(terms, 10, SearchFilters(sources=("nowhere",))) == []
+    assert snapshot.keyword_articles(terms, 10, SearchFilters(sources=("nowhere",))) == []
+
+
+def _downgrade_to_format_2(directory: Path) -> None:
+    """Turn a live index into what format 2 wrote: keywords in an FTS5 table, no keyword folder."""
+    manifest = read_manifest(directory)
+    connection = sqlite3.connect(manifest.database_path(directory))
+    with connection:
+        connection.execute("CREATE VIRTUAL TABLE chunk_terms USING fts5(title, heading, text, tokenize='porter unicode61')")
+        connection.execute("INSERT INTO chunk_terms (rowid, title, heading, text) SELECT rowid, '', heading, text FROM chunks")
+    connection.close()
+    for path in manifest.keyword_path(directory).rglob("*"):
+        if path.is_file():
+            path.unlink()
+    path = directory / MANIFEST_NAME
+    path.write_text(json.dumps({**json.loads(path.read_text()), "format_version": 2}))
+
+
+def test_a_format_2_index_says_how_to_convert_and_qa_index_converts_it_without_embedding(tmp_path: Path) -> None:
+    embedder = HashingEmbedder()
+    update_index(tmp_path, embedder, ChunkingPolicy(), ARTICLES)
+    _downgrade_to_format_2(tmp_path)
+    with pytest.raises(IndexMismatchError, match="run `qa index --index-dir .*` once to convert it to format 3"):
+        IndexSnapshot.open(tmp_path, embedder.name, embedder.dimension)
+    before = embedder.embedded_texts
+    report = update_index(tmp_path, embedder, ChunkingPolicy(), ARTICLES)
+    assert (report.unchanged, report.embedded, embedder.embedded_texts) == (3, 0, before)
+    manifest = read_manifest(tmp_path)
+    assert manifest.format_version == 3
+    snapshot = IndexSnapshot.open(tmp_path, embedder.name, embedder.dimension)
+    assert snapshot.keyword_size == snapshot.size == manifest.chunks
+    assert [article for article, _ in snapshot.keyword_articles(snapshot.keyword_terms("ferry strike"), 1, SearchFilters())] == ["ferry"]
+    with database.connect(manifest.database_path(tmp_path), read_only=True) as connection:
+        assert connection.execute("SELECT count(*) FROM sqlite_master WHERE name = 'chunk_terms'").fetchone() == (0,)
