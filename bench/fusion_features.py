@@ -112,8 +112,7 @@ def main() -> None:
     if not RTQA.exists():
         raise SystemExit(f"{RTQA} not found: this benchmark reads ../shared/eval/rtqa-passages")
     settings = Settings()
-    directory = eval_index_dir(settings.index_dir.parent / "eval", RTQA / "corpus.jsonl", settings.model,
-                               settings.chunk_tokens, settings.embed_backend)
+    directory = eval_index_dir(settings.index_dir.parent / "eval", RTQA / "corpus.jsonl", settings)
     service = QAService(settings.model_copy(update={"index_dir": directory}))
     service.index_paths([RTQA / "corpus.jsonl"], show_progress=True)
     questions = load_questions(RTQA / "questions.jsonl")

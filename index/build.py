@@ -22,7 +22,7 @@ from index.chunking import ChunkingPolicy, chunk_article
 from index.embedder import Embedder
 from index.keyword import KeywordWriter
 from index.span_pooling import CharSpan
-from index.text import chunk_sentences
+from index.text import chunk_sentences, lead_sentence
 from index.locking import exclusive
 from index.manifest import Manifest, fsync_directory, read_manifest, write_manifest
 from index.vectors import build_vector_index, choose_kind, load_vector_index, save_vector_index, update_vector_index
@@ -49,10 +49,20 @@ class IndexReport:
     skipped: list[str] = field(default_factory=list)
 
 
-def embedding_text(title: str, heading: str, text: str) -> str:
-    """The text a chunk is embedded as: its article title and section heading give it context."""
+def embedding_text(title: str, heading: str, text: str, lead: str = "") -> str:
+    """The text a chunk is embedded as: its article title, section heading and lead sentence (when given and not
+    already in the chunk) give it context."""
     context = " — ".join(part for part in (title.strip(), heading.strip()) if part)
+    if lead and lead not in text:
+        context = f"{context}\n\n{lead}" if context else lead
     return f"{context}\n\n{text}" if context else text
+
+
+def chunk_context(policy: ChunkingPolicy, article: Article, chunk: Chunk, lead: str) -> str:
+    """The text a chunk is embedded as under the policy's context."""
+    title = article.title if policy.context != "none" else ""
+    heading = chunk.heading if "heading" in policy.context else ""
+    return embedding_text(title, heading, chunk.text, lead if policy.context.endswith("lead") else "")
 
 
 def update_index(
@@ -205,11 +215,12 @@ def _chunk_all(
     articles: Sequence[Article], embedder: Embedder, policy: ChunkingPolicy, show_progress: bool
 ) -> dict[str, list[tuple[Chunk, str]]]:
     """Chunk every article; pair each chunk with the text it is embedded as, never over the model's limit."""
-    effective = ChunkingPolicy(min(policy.max_tokens, embedder.max_tokens), policy.overlap_sentences)
+    effective = replace(policy, max_tokens=min(policy.max_tokens, embedder.max_tokens))
     chunked: dict[str, list[tuple[Chunk, str]]] = {}
     for article in tqdm(articles, desc="Chunking", unit="article", disable=not show_progress):
         chunks = chunk_article(article, embedder.count_tokens, effective)
-        texts = [embedding_text(article.title, chunk.heading, chunk.text) for chunk in chunks]
+        lead = lead_sentence(article.text) if policy.context.endswith("lead") else ""
+        texts = [chunk_context(policy, article, chunk, lead) for chunk in chunks]
         sizes = embedder.count_tokens(texts)
         chunked[article.id] = [
             (chunk, text if size <= embedder.max_tokens else chunk.text)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Literal, get_args
 
 from index.splitting import TokenCounter, split_long
 from index.text import Span, is_heading, paragraphs, sentences
@@ -12,18 +13,26 @@ _CHARS_COUNTED_PER_TOKEN = 64
 _CHARS_PER_TOKEN_GUESS = 4
 
 
+ChunkContext = Literal["none", "title", "title+heading", "title+heading+lead"]
+CHUNK_CONTEXTS: tuple[ChunkContext, ...] = get_args(ChunkContext)
+
+
 @dataclass(frozen=True)
 class ChunkingPolicy:
-    """How large chunks are, in model tokens, and how many sentences consecutive chunks share."""
+    """How large chunks are, in model tokens, how many sentences consecutive chunks share, and what context of its
+    article each chunk is embedded with (the chunk text itself is what is stored and cited)."""
 
     max_tokens: int = 160
     overlap_sentences: int = 1
+    context: ChunkContext = "title+heading"
 
     def __post_init__(self) -> None:
         if self.max_tokens < 8:
             raise ValueError("max_tokens must be at least 8")
         if self.overlap_sentences < 0:
             raise ValueError("overlap_sentences cannot be negative")
+        if self.context not in CHUNK_CONTEXTS:
+            raise ValueError(f"context must be one of {', '.join(CHUNK_CONTEXTS)}")
 
 
 def chunk_article(article: Article, count_tokens: TokenCounter, policy: ChunkingPolicy) -> list[Chunk]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Iterable
 import threading
 from dataclasses import dataclass
 from datetime import date
@@ -12,6 +13,7 @@ import faiss
 import numpy as np
 
 from index import database
+from index.catalog import ChunkCatalog, ChunkOwner
 from index.keyword import KeywordFilter, KeywordIndex
 from index.manifest import MANIFEST_NAME, Manifest, read_manifest
 from index.vectors import load_vector_index, search_vectors
@@ -55,6 +57,7 @@ class IndexSnapshot:
                 f"`qa index --rebuild --index-dir {directory}`"
             ) from error
         self._lock = threading.Lock()
+        self._catalog: ChunkCatalog | None = None
 
     @classmethod
     def open(cls, directory: Path, model: str, dimension: int, retries: int = 3) -> IndexSnapshot:
@@ -121,22 +124,30 @@ class IndexSnapshot:
         None when no article can pass."""
         allowed: tuple[str, ...] | None = None
         if filters.sources:
-            clause, parameters = _filter_sql(SearchFilters(sources=filters.sources))
-            with self._lock:
-                allowed = tuple(row[0] for row in self._connection.execute(f"SELECT id FROM articles WHERE {clause}", parameters))
-            if not allowed:
-                return None
+            matching = self.catalog.allowed_articles(SearchFilters(sources=filters.sources))
+            if matching is not None:
+                allowed = self.catalog.article_ids(matching)
+                if not allowed:
+                    return None
         return KeywordFilter(filters.since, filters.until, allowed, filters.exclude_articles)
 
     def allowed_ids(self, filters: SearchFilters) -> np.ndarray | None:
-        """Row ids that pass the filters, or None when nothing is filtered."""
-        clause, parameters = _filter_sql(filters)
-        if not clause:
+        """A mask over chunk row ids that pass the filters (mask[rowid] is True), or None when nothing is filtered out."""
+        if not (filters.since or filters.until or filters.sources or filters.exclude_articles):
             return None
-        sql = f"SELECT chunks.rowid FROM chunks JOIN articles ON articles.id = chunks.article_id WHERE {clause}"
+        return self.catalog.allowed_chunks(filters)
+
+    def owners(self, rowids: Iterable[int]) -> dict[int, ChunkOwner]:
+        """The article (id and date) of each chunk, from memory."""
+        return self.catalog.owners(rowids)
+
+    @property
+    def catalog(self) -> ChunkCatalog:
+        """Each chunk's article and the fields filters test, read on first use."""
         with self._lock:
-            rows = self._connection.execute(sql, parameters).fetchall()
-        return np.fromiter((row[0] for row in rows), dtype=np.int64, count=len(rows))
+            if self._catalog is None:
+                self._catalog = ChunkCatalog(self._connection)
+            return self._catalog
 
     def chunks(self, rowids: list[int]) -> dict[int, ChunkRow]:
         """Chunks with their article metadata, by row id."""
@@ -192,29 +203,6 @@ class IndexSnapshot:
 def index_exists(directory: Path) -> bool:
     """Whether a published index is at directory."""
     return (directory / MANIFEST_NAME).exists()
-
-
-def _filter_sql(filters: SearchFilters) -> tuple[str, list[object]]:
-    """A WHERE clause over `articles` for the filters, and its parameters ('' when nothing is filtered)."""
-    clauses: list[str] = []
-    parameters: list[object] = []
-    if filters.since:
-        clauses.append("articles.date >= ?")
-        parameters.append(filters.since.isoformat())
-    if filters.until:
-        clauses.append("articles.date <= ?")
-        parameters.append(filters.until.isoformat())
-    if filters.sources:
-        matches = " OR ".join(
-            "instr(lower(articles.source), ?) OR instr(lower(coalesce(articles.url, '')), ?)" for _ in filters.sources
-        )
-        clauses.append(f"({matches})")
-        for source in filters.sources:
-            parameters.extend([source.lower(), source.lower()])
-    if filters.exclude_articles:
-        clauses.append(f"articles.id NOT IN ({','.join('?' * len(filters.exclude_articles))})")
-        parameters.extend(filters.exclude_articles)
-    return " AND ".join(clauses), parameters
 
 
 def _chunk_row(row: tuple[object, ...]) -> ChunkRow:

@@ -53,6 +53,14 @@ def chunk_sentences(text: str) -> list[Span]:
     return [sentence for paragraph in paragraphs(text) for sentence in sentences(text, paragraph.start, paragraph.end)]
 
 
+def lead_sentence(text: str) -> str:
+    """The first sentence of the first paragraph that is not a heading (a news article's lead), or ''."""
+    for paragraph in paragraphs(text):
+        if not is_heading(paragraph):
+            return next(sentences(text, paragraph.start, paragraph.end)).text
+    return ""
+
+
 def is_heading(span: Span) -> bool:
     """A short single line without final punctuation is a section heading."""
     line = span.text

@@ -66,17 +66,16 @@ def load_vector_index(path: Path, memory_map: bool = False) -> faiss.Index:
     return index
 
 
-def search_vectors(
-    index: faiss.Index, query: np.ndarray, k: int, allowed_ids: np.ndarray | None = None
-) -> list[tuple[int, float]]:
-    """Top-k (row id, cosine) pairs, optionally only among allowed ids."""
+def search_vectors(index: faiss.Index, query: np.ndarray, k: int, allowed: np.ndarray | None = None) -> list[tuple[int, float]]:
+    """Top-k (row id, cosine) pairs, optionally only among the ids an allowed mask marks (mask[id] is True)."""
     if index.ntotal == 0 or k <= 0:
         return []
     parameters = None
-    if allowed_ids is not None:
-        if len(allowed_ids) == 0:
+    if allowed is not None:
+        if not allowed.any():
             return []
-        selector = faiss.IDSelectorBatch(allowed_ids.astype(np.int64))
+        bitmap = np.packbits(allowed, bitorder="little")
+        selector = faiss.IDSelectorBitmap(len(allowed), faiss.swig_ptr(bitmap))
         parameters = faiss.SearchParameters(sel=selector)
         try:
             faiss.extract_index_ivf(index)

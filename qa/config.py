@@ -8,6 +8,7 @@ from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from index.backends import Backend
+from index.chunking import ChunkContext
 from index.embedder import DEFAULT_MODEL
 
 
@@ -31,6 +32,9 @@ class Settings(BaseSettings):
     )
     chunk_tokens: int = Field(default=160, ge=16, le=512, description="Largest chunk, in model tokens.")
     chunk_overlap: int = Field(default=1, ge=0, le=5, description="Sentences shared by consecutive chunks.")
+    chunk_context: ChunkContext = Field(
+        default="title+heading", description="What of its article a chunk is embedded with: none, title, title+heading, title+heading+lead."
+    )
     top_k: int = Field(default=5, ge=1, le=100, description="Passages returned by default.")
     max_question_chars: int = Field(default=2000, ge=10, description="Longest accepted question.")
     answer_sentences: int = Field(default=3, ge=1, le=3, description="Sentences in an extractive answer.")
@@ -38,7 +42,7 @@ class Settings(BaseSettings):
         default=0.45, ge=-1.0, le=1.0, description="Abstain when the best passage's cosine is below this."
     )
     keyword_weight: float = Field(default=0.3, ge=0.0, le=1.0, description="Weight of BM25 in hybrid retrieval.")
-    recency_weight: float = Field(default=1.0, ge=0.0, description="Bonus for recent articles when a question has as_of.")
+    recency_weight: float = Field(default=4.0, ge=0.0, description="Bonus for recent articles when a question has as_of.")
     recency_half_life_days: float = Field(default=14.0, gt=0, description="Days after which the recency bonus halves.")
     conversation_ttl_seconds: float = Field(default=3600.0, gt=0, description="Idle time after which a conversation is forgotten.")
     llm_url: str | None = Field(

@@ -59,9 +59,13 @@ def load_questions(path: Path) -> list[Question]:
     return questions
 
 
-def eval_index_dir(base: Path, corpus: Path, model: str, chunk_tokens: int, backend: str = "torch") -> Path:
-    """An index directory kept for one corpus and configuration (backend included), reused while it is unchanged."""
-    digest = hashlib.sha256(f"{corpus.resolve()}|{model}|{backend}|{chunk_tokens}".encode()).hexdigest()[:12]
+def eval_index_dir(base: Path, corpus: Path, settings: Settings) -> Path:
+    """An index directory kept for one corpus and embedding configuration, reused while it is unchanged (chunk
+    overlap and context enter the name only when not the defaults, so indexes built before they could vary stay found)."""
+    key = f"{corpus.resolve()}|{settings.model}|{settings.embed_backend}|{settings.chunk_tokens}"
+    if (settings.chunk_overlap, settings.chunk_context) != (1, "title+heading"):
+        key += f"|{settings.chunk_overlap}|{settings.chunk_context}"
+    digest = hashlib.sha256(key.encode()).hexdigest()[:12]
     return base / f"{corpus.parent.name or 'corpus'}-{digest}"
 
 
@@ -117,9 +121,7 @@ def run_eval(
 ) -> dict[str, Any]:
     """Index the corpus (reused when unchanged), run every question, return retrieval and answer metrics."""
     questions = load_questions(questions_path)[: options.limit]
-    directory = eval_index_dir(
-        settings.index_dir.parent / "eval", corpus, settings.model, settings.chunk_tokens, settings.embed_backend
-    )
+    directory = eval_index_dir(settings.index_dir.parent / "eval", corpus, settings)
     service = factory(settings.model_copy(update={"index_dir": directory}))
     report = service.index_paths([corpus], show_progress=options.show_progress)
     if report.errors:
@@ -139,6 +141,8 @@ def run_eval(
             unanswerable.append(service.ask(question.text, filters=without_gold, as_of=as_of))
     results: dict[str, Any] = {
         "n_questions": len(questions),
+        "index": {"articles": service.snapshot().manifest.articles, "chunks": report.chunks,
+                  "embedded": report.embedded, "seconds": report.seconds},
         **ranking_metrics(rankings, questions, options.k),
         **latency_summary(latencies),
         **answer_metrics(questions, answered, unanswerable, service),

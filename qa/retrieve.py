@@ -1,30 +1,39 @@
-"""Retrieval: dense and keyword candidates, fused on standardised scores, with an optional recency preference."""
+"""Retrieval: dense and keyword candidates gathered per chunk, then ranked per article (an article is what a reader
+wants, and one long article must not crowd the list), with an optional recency preference."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from datetime import date
 
 import numpy as np
 
+from index.catalog import ChunkOwner
 from index.store import ChunkRow, IndexSnapshot
 from qa.types import Passage, SearchFilters
 
 
 @dataclass(frozen=True)
 class RetrievalPolicy:
-    """How candidates are gathered and fused; the defaults are what `qa eval` measured best (docs/benchmarks.md)."""
+    """How candidates are gathered and ranked; the defaults are what `qa eval` measured best on rtqa-passages and
+    rtqa-articles together (docs/benchmarks.md)."""
 
-    candidates: int = 100
+    candidates: int = 300
+    article_candidates: int = 100
     keyword_weight: float = 0.3
-    recency_weight: float = 1.0
+    article_keyword_share: float = 2 / 3
+    passages_per_article: int = 2
+    recency_weight: float = 4.0
     recency_half_life_days: float = 14.0
 
     def __post_init__(self) -> None:
-        if self.candidates < 1:
-            raise ValueError("candidates must be at least 1")
-        if not 0.0 <= self.keyword_weight <= 1.0:
-            raise ValueError("keyword_weight must be between 0 and 1")
+        if self.candidates < 1 or self.article_candidates < 0:
+            raise ValueError("candidates must be at least 1 and article_candidates at least 0")
+        if not 0.0 <= self.keyword_weight <= 1.0 or not 0.0 <= self.article_keyword_share <= 1.0:
+            raise ValueError("keyword_weight and article_keyword_share must be between 0 and 1")
+        if self.passages_per_article < 1:
+            raise ValueError("passages_per_article must be at least 1")
         if self.recency_weight < 0 or self.recency_half_life_days <= 0:
             raise ValueError("recency_weight must be >= 0 and recency_half_life_days > 0")
 
@@ -46,23 +55,68 @@ def retrieve(
     policy: RetrievalPolicy,
     as_of: date | None = None,
 ) -> Retrieved:
-    """The k best passages: standardised dense + keyword scores, plus a decay bonus for recent articles."""
+    """The best passages of the k best articles. Chunks come from dense and BM25 search; an article scores by its best
+    chunk's cosine, its best chunk's BM25 and its whole-text BM25 (each standardised over the candidates), plus a
+    decay bonus for recent articles when there is an as-of date. Its passages are its best chunks by fused score."""
     if as_of and (filters.until is None or filters.until > as_of):
         filters = replace(filters, until=as_of)
-    allowed = snapshot.allowed_ids(filters)
     pool = max(k, policy.candidates)
-    dense = dict(snapshot.dense(query_vector, pool, allowed))
-    keyword = dict(snapshot.keyword(snapshot.keyword_terms(question), pool, filters)) if policy.keyword_weight > 0 else {}
-    scores = fuse(dense, keyword, policy.keyword_weight)
-    rows = snapshot.chunks(list(scores))
+    dense = dict(snapshot.dense(query_vector, pool, snapshot.allowed_ids(filters)))
+    keyword: dict[int, float] = {}
+    article_keyword: dict[str, float] = {}
+    if policy.keyword_weight > 0:
+        terms = snapshot.keyword_terms(question)
+        keyword = dict(snapshot.keyword(terms, pool, filters))
+        if policy.article_keyword_share > 0:
+            article_keyword = dict(snapshot.keyword_articles(terms, max(k, policy.article_candidates), filters))
+    owners = snapshot.owners(dense.keys() | keyword.keys())
+    chunk_scores = {rowid: score for rowid, score in fuse(dense, keyword, policy.keyword_weight).items() if rowid in owners}
+    by_article = _group(chunk_scores, owners)
+    scores = article_scores(by_article, dense, keyword, article_keyword, policy)
     if as_of and policy.recency_weight > 0:
-        scores = {rowid: score + policy.recency_weight * _decay(rows[rowid].date, as_of, policy) for rowid, score in scores.items() if rowid in rows}
-    ranked = sorted((rowid for rowid in scores if rowid in rows), key=lambda rowid: scores[rowid], reverse=True)[:k]
-    passages = [to_passage(rows[rowid], scores[rowid]) for rowid in ranked]
-    missing = [rowid for rowid in ranked if rowid not in dense]
+        scores = {
+            article_id: score + policy.recency_weight * _decay(owners[by_article[article_id][0]].date, as_of, policy)
+            for article_id, score in scores.items()
+        }
+    ranked = sorted(scores, key=lambda article_id: scores[article_id], reverse=True)
+    chosen = _passages(ranked, by_article, k, policy.passages_per_article)
+    rows = snapshot.chunks(chosen)
+    chosen = [rowid for rowid in chosen if rowid in rows]
+    passages = [to_passage(rows[rowid], scores[rows[rowid].article_id]) for rowid in chosen]
+    missing = [rowid for rowid in chosen if rowid not in dense]
     if missing:
         dense.update(zip(missing, (snapshot.vectors_for(missing) @ query_vector).tolist(), strict=True))
-    return Retrieved(passages, {passage.chunk_id: dense[rowid] for passage, rowid in zip(passages, ranked, strict=True)})
+    return Retrieved(passages, {passage.chunk_id: dense[rowid] for passage, rowid in zip(passages, chosen, strict=True)})
+
+
+def article_scores(
+    by_article: dict[str, list[int]],
+    dense: dict[int, float],
+    keyword: dict[int, float],
+    article_keyword: dict[str, float],
+    policy: RetrievalPolicy,
+) -> dict[str, float]:
+    """Each candidate article's evidence, standardised over the candidates and weighted: its best chunk cosine, and for
+    keywords its best chunk's BM25 and its whole-article BM25 (a story told across paragraphs); an article missing
+    from a list gets that list's lowest standardised score."""
+    best_dense = {article_id: _best(dense, rowids) for article_id, rowids in by_article.items()}
+    best_keyword = {article_id: _best(keyword, rowids) for article_id, rowids in by_article.items()}
+    signals = [
+        (1 - policy.keyword_weight, {article_id: score for article_id, score in best_dense.items() if score is not None}),
+        (policy.keyword_weight * (1 - policy.article_keyword_share),
+         {article_id: score for article_id, score in best_keyword.items() if score is not None}),
+        (policy.keyword_weight * policy.article_keyword_share,
+         {article_id: article_keyword[article_id] for article_id in by_article if article_id in article_keyword}),
+    ]
+    totals = dict.fromkeys(by_article, 0.0)
+    for weight, signal in signals:
+        if weight == 0 or not signal:
+            continue
+        standard = standardised(signal)
+        floor = min(standard.values())
+        for article_id in totals:
+            totals[article_id] += weight * standard.get(article_id, floor)
+    return totals
 
 
 def fuse(dense: dict[int, float], keyword: dict[int, float], weight: float) -> dict[int, float]:
@@ -78,14 +132,36 @@ def fuse(dense: dict[int, float], keyword: dict[int, float], weight: float) -> d
     }
 
 
-def standardised(scores: dict[int, float]) -> dict[int, float]:
+def standardised(scores: dict[int, float] | dict[str, float]) -> dict[int, float] | dict[str, float]:
     """Scores as z-scores within this candidate list (a single candidate scores 0)."""
     if not scores:
         return {}
     values = np.fromiter(scores.values(), dtype=np.float64)
     spread = float(values.std()) or 1.0
     mean = float(values.mean())
-    return {rowid: (value - mean) / spread for rowid, value in scores.items()}
+    return {key: (value - mean) / spread for key, value in scores.items()}  # type: ignore[misc]
+
+
+def _group(chunk_scores: dict[int, float], owners: dict[int, ChunkOwner]) -> dict[str, list[int]]:
+    """Chunk row ids per article, best fused score first."""
+    grouped: dict[str, list[int]] = {}
+    for rowid in sorted(chunk_scores, key=lambda rowid: chunk_scores[rowid], reverse=True):
+        grouped.setdefault(owners[rowid].article_id, []).append(rowid)
+    return grouped
+
+
+def _passages(ranked: list[str], by_article: dict[str, list[int]], k: int, per_article: int) -> list[int]:
+    """k chunks in article order, at most per_article from each; when the articles run out first (a small corpus),
+    the ranked articles' further chunks fill the list."""
+    chosen = [rowid for article_id in ranked for rowid in by_article[article_id][:per_article]][:k]
+    if len(chosen) < k:
+        chosen += [rowid for article_id in ranked for rowid in by_article[article_id][per_article:]][: k - len(chosen)]
+    return chosen
+
+
+def _best(scores: dict[int, float], rowids: Iterable[int]) -> float | None:
+    """The highest score among these chunks, or None when none of them has one."""
+    return max((scores[rowid] for rowid in rowids if rowid in scores), default=None)
 
 
 def _decay(published: date | None, as_of: date, policy: RetrievalPolicy) -> float:

@@ -79,7 +79,7 @@ class QAService:
     @property
     def chunking(self) -> ChunkingPolicy:
         """Chunk sizes from the settings."""
-        return ChunkingPolicy(self.settings.chunk_tokens, self.settings.chunk_overlap)
+        return ChunkingPolicy(self.settings.chunk_tokens, self.settings.chunk_overlap, self.settings.chunk_context)
 
     def index_paths(
         self, paths: Sequence[Path], prune: bool = True, show_progress: bool = False, rebuild: bool = False

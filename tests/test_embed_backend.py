@@ -62,8 +62,9 @@ def test_the_backend_setting_accepts_only_known_backends(monkeypatch: pytest.Mon
         Settings()
 
 
-def test_eval_indexes_are_kept_apart_per_backend(tmp_path: Path) -> None:
+def test_eval_indexes_are_kept_apart_per_backend_and_chunking(tmp_path: Path) -> None:
     corpus = tmp_path / "corpus.jsonl"
-    directories = {eval_index_dir(tmp_path, corpus, "m", 160, backend) for backend in ("torch", "onnx", "onnx-int8")}
-    assert len(directories) == 3
-    assert eval_index_dir(tmp_path, corpus, "m", 160, "onnx") == eval_index_dir(tmp_path, corpus, "m", 160, "onnx")
+    variants = [Settings(embed_backend=backend) for backend in ("torch", "onnx", "onnx-int8")]
+    variants += [Settings(chunk_tokens=96), Settings(chunk_overlap=0), Settings(chunk_context="title+heading+lead")]
+    assert len({eval_index_dir(tmp_path, corpus, settings) for settings in variants}) == 6
+    assert eval_index_dir(tmp_path, corpus, Settings(embed_backend="onnx")) == eval_index_dir(tmp_path, corpus, Settings())

@@ -14,6 +14,7 @@ from index.embedder import HashingEmbedder
 from qa.cli import main
 from qa.config import Settings
 from qa.evaluate import EvalOptions, Question, answer_hit, article_ranking_metrics, run_eval
+from qa.retrieve import RetrievalPolicy
 from qa.service import QAService
 from tests.conftest import SHARED_EVAL
 
@@ -90,9 +91,10 @@ def test_eval_on_rtqa_passages_gives_exact_citations(tmp_path: Path) -> None:
     folder = SHARED_EVAL / "rtqa-passages"
     settings = Settings(index_dir=tmp_path / "index")
     embedder = HashingEmbedder()
-    results = run_eval(lambda s: QAService(s, embedder=embedder), settings, folder / "corpus.jsonl",
-                       folder / "questions.jsonl", EvalOptions(limit=40, unanswerable=True))
+    keywords_only = RetrievalPolicy(keyword_weight=1.0)  # hashed words carry no meaning: rank by BM25 alone
+    results = run_eval(lambda s: QAService(s, embedder=embedder, retrieval=keywords_only), settings,
+                       folder / "corpus.jsonl", folder / "questions.jsonl", EvalOptions(limit=40, unanswerable=True))
     assert results["n_questions"] == 40
     assert results["citation_exact"] == 1.0
-    assert results["recall@10"] > 0.3  # hashed words plus BM25 still find many gold passages
+    assert results["recall@10"] > 0.6  # BM25 over the whole question finds most gold passages (0.75 measured)
     assert all(0.0 <= results[name] <= 1.0 for name in ("ndcg@10", "recall@5", "answer_hit", "abstain_rate_unanswerable"))

@@ -26,6 +26,7 @@ from index.build import update_index
 from index.manifest import Manifest, read_manifest
 from qa.errors import IndexCorruptError
 from qa.service import QAService
+from qa.types import SearchFilters
 from tests.conftest import GCC_QUESTION, SEEDS
 from tests.web.servers import qa_environment, serve_in_thread, serve_subprocess
 
@@ -184,6 +185,28 @@ def read_until(stop: threading.Event, base_url: str, log: ReadLog, questions: Se
             log.finish(epoch, route, cited, [f"{route} {question!r} in epoch {epoch}: {problem}" for problem in problems])
 
 
+def keyword_problems(snapshot: store.IndexSnapshot, question: str) -> list[str]:
+    """Why the keyword side of a generation disagrees with its database and vectors: a hit the database does not hold,
+    an article it does not hold, or a different number of chunks."""
+    terms = snapshot.keyword_terms(question)
+    rowids = [rowid for rowid, _ in snapshot.keyword(terms, 500, SearchFilters())]
+    problems = [f"keyword chunk {rowid} is not in the database" for rowid in set(rowids) - set(snapshot.chunks(rowids))]
+    articles = [article_id for article_id, _ in snapshot.keyword_articles(terms, 500, SearchFilters())]
+    problems += [f"keyword article {article_id} is not in the database" for article_id in articles if snapshot.article(article_id) is None]
+    if not snapshot.size == snapshot.keyword_size == snapshot.manifest.chunks:
+        problems.append(f"{snapshot.keyword_size} keyword chunks, {snapshot.size} vectors, manifest {snapshot.manifest.chunks}")
+    return problems
+
+
+def check_keywords_until(stop: threading.Event, service: QAService, questions: Sequence[str], found: list[str]) -> int:
+    """Search the live generation's keyword index until stopped, collecting disagreements; how many searches ran."""
+    for number in itertools.count():
+        if stop.is_set():
+            return number
+        found.extend(keyword_problems(service.snapshot(), questions[number % len(questions)]))
+    return 0
+
+
 @contextmanager
 def reading(base_url: str, log: ReadLog, questions: Sequence[str]) -> Iterator[None]:
     """READERS threads asking and searching continuously for the duration of the block; stopped and joined on exit."""
@@ -219,8 +242,11 @@ def test_api_writes_under_reads_never_fail_nor_cite_deleted_articles(fake_servic
 
     log = ReadLog([citable()])
     writes: Counter[str] = Counter()
-    with serve_in_thread(app) as base_url, httpx.Client(base_url=base_url, timeout=60) as writer:
+    keyword_disagreements: list[str] = []
+    stop_keywords = threading.Event()
+    with serve_in_thread(app) as base_url, httpx.Client(base_url=base_url, timeout=60) as writer, ThreadPoolExecutor(1) as pool:
         assert app.state.api.readiness.wait(60), app.state.api.readiness.error
+        keyword_reads = pool.submit(check_keywords_until, stop_keywords, fake_service, (*FERRY_QUESTIONS, GCC_QUESTION), keyword_disagreements)
         with reading(base_url, log, (*FERRY_QUESTIONS, GCC_QUESTION)):
             log.wait_for_reads(0, READS_AFTER_WRITE)
             for number, (article_id, text) in enumerate(ferries.items()):
@@ -237,13 +263,17 @@ def test_api_writes_under_reads_never_fail_nor_cite_deleted_articles(fake_servic
                     writes["deleted"] += 1
                     deleted.add(gone)
                     log.wait_for_reads(log.advance([citable()]), READS_AFTER_WRITE)
+        stop_keywords.set()
+        keyword_searches = keyword_reads.result(timeout=WAIT_SECONDS)
     print(
         f"\nAPI writes under reads: {log.reads()} reads ({log.routes['/v1/ask']} ask, {log.routes['/v1/search']} "
         f"search) by {READERS} readers, {writes['added']} adds + {writes['deleted']} deletes "
         f"({writes['deleted after being cited']} of the deleted articles had been cited before), "
-        f"{len(log.problems)} errors"
+        f"{len(log.problems)} errors; {keyword_searches} keyword searches beside them, {len(keyword_disagreements)} disagreeing"
     )
     assert not log.problems, f"{len(log.problems)} failed reads, e.g. {log.problems[:5]}"
+    assert not keyword_disagreements, keyword_disagreements[:5]
+    assert keyword_searches >= ADDS
     assert (writes["added"], writes["deleted"]) == (ADDS, ADDS - LIVE)
     assert log.reads() >= READS_AFTER_WRITE * (2 * ADDS - LIVE)
     assert min(log.routes[route] for route in ROUTES) >= ADDS

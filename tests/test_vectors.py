@@ -40,7 +40,19 @@ def test_ivf_finds_near_duplicates_and_updates_in_place(tmp_path: Path) -> None:
     reopened = load_vector_index(tmp_path / "v.faiss", memory_map=True)
     hits = search_vectors(reopened, query, 3)
     assert hits[0][0] == 9_999 and all(rowid != 107 for rowid, _ in hits)
-    assert search_vectors(reopened, query, 3, allowed_ids=np.array([200, 201], dtype=np.int64))[0][0] in (200, 201)
+    allowed = np.zeros(10_000, dtype=bool)
+    allowed[[200, 201]] = True
+    assert {rowid for rowid, _ in search_vectors(reopened, query, 5, allowed)} <= {200, 201}
+    assert search_vectors(reopened, query, 3, np.zeros(10_000, dtype=bool)) == []
+
+
+def test_flat_search_keeps_to_the_allowed_ids() -> None:
+    vectors = _unit_vectors(300)
+    index = build_vector_index(np.arange(1, 301, dtype=np.int64), vectors, 32, FLAT)
+    allowed = np.zeros(301, dtype=bool)
+    allowed[[5, 77, 300]] = True
+    expected = sorted([5, 77, 300], key=lambda rowid: -float(vectors[rowid - 1] @ vectors[0]))
+    assert [rowid for rowid, _ in search_vectors(index, vectors[0], 10, allowed)] == expected
 
 
 def test_flat_is_exact() -> None:
