@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from api.chat_reply import NOT_COVERED, ChatReply
 from api.chat_text import escape_markdown, safe_url, shorten
+from qa.time_text import searched_text
 from qa.types import Answer, Citation
 
 MAX_CHARS = 16_000
@@ -15,6 +16,8 @@ QUESTION_CHARS = 500
 def mattermost_text(reply: ChatReply) -> str:
     """The reply as Mattermost markdown, restating the question first."""
     lines = [f"**Question:** {escape_markdown(shorten(reply.question, QUESTION_CHARS))}", ""]
+    if reply.answer is not None and reply.answer.time_window is not None:
+        lines[1:1] = [f"_{escape_markdown(searched_text(reply.answer.time_window))}_"]
     if reply.error is not None:
         lines.append(f":warning: {escape_markdown(reply.error)}")
     elif reply.answer is None or reply.answer.abstained:

@@ -28,7 +28,7 @@ from api.schemas import (
 from api.sse import answer_events
 from index.articles import make_article, normalise
 from index.build import IndexReport
-from qa.serialize import answer_to_dict, article_to_dict, passage_to_dict
+from qa.serialize import answer_to_dict, article_to_dict, found_to_dict
 from qa.service import QAService
 from qa.types import Article
 
@@ -120,8 +120,8 @@ def _answer(service: QAService, body: AskIn) -> AnswerOut:
 
 def _search(service: QAService, body: SearchIn) -> SearchOut:
     """Search the service and shape the passages as `qa search --json` does."""
-    passages = service.search(body.question, body.k, body.search_filters(), body.as_of)
-    return SearchOut.model_validate({"question": body.question, "passages": [passage_to_dict(p) for p in passages]})
+    found = service.find(body.question, body.k, body.search_filters(), body.as_of)
+    return SearchOut.model_validate(found_to_dict(body.question, found))
 
 
 def _article(article: ArticleIn) -> Article:

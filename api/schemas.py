@@ -41,7 +41,11 @@ class SearchIn(Input):
     question: Question = Field(examples=["what did Russia say about the GCC?"])
     k: int | None = Field(default=None, ge=1, le=100, description="Passages to retrieve (default QA_TOP_K).")
     filters: FiltersIn | None = None
-    as_of: dt.date | None = Field(default=None, description="Favour articles published shortly before this date.")
+    as_of: dt.date | None = Field(
+        default=None,
+        description="Ask as of this date: nothing published later is used, recent articles are preferred and relative "
+        "words ('this week', 'on Monday') count from it. Default today (unless the server sets QA_AS_OF_TODAY=false).",
+    )
 
     def search_filters(self) -> SearchFilters:
         """The library's filters, empty when none were given."""
@@ -114,6 +118,15 @@ class PassageOut(SourceOut):
     score: float
 
 
+class TimeWindowOut(BaseModel):
+    """The period the question named, as searched: articles inside it are strongly preferred."""
+
+    since: dt.date | None = Field(description="First day of the period (null: open).")
+    until: dt.date | None = Field(description="Last day of the period (null: open).")
+    phrase: str = Field(description="The question's words it was read from, e.g. 'this week', 'in mid-May 2022'.")
+    label: str = Field(description="What to show a reader, e.g. 'Searched articles from 12–18 May 2022'.")
+
+
 class AnswerOut(BaseModel):
     """A grounded answer, the same shape as `qa ask --json` (qa.serialize.answer_to_dict)."""
 
@@ -126,6 +139,8 @@ class AnswerOut(BaseModel):
     mode: str = Field(description="'extractive', or 'generative' when an answer model wrote the sentences.")
     citations: list[CitationOut]
     passages: list[PassageOut]
+    time_window: TimeWindowOut | None = Field(description="The period the question named; null when it named none.")
+    time_note: str = Field(description="Set when no article found is from that period: says so, with the closest dates.")
 
 
 class SearchOut(BaseModel):
@@ -133,6 +148,8 @@ class SearchOut(BaseModel):
 
     question: str
     passages: list[PassageOut]
+    time_window: TimeWindowOut | None = Field(description="The period the question named; null when it named none.")
+    time_note: str = Field(description="Set when no passage is from that period: says so, with the closest dates.")
 
 
 class ArticleSummaryOut(BaseModel):

@@ -7,6 +7,7 @@ from typing import Any
 
 from api.chat_reply import NOT_COVERED, ChatReply
 from api.chat_text import escape_entities, escape_mrkdwn, safe_url, shorten, split_text
+from qa.time_text import searched_text
 from qa.types import Answer, Citation
 
 SECTION_LIMIT = 3000
@@ -33,9 +34,10 @@ def slack_message(reply: ChatReply, restate: bool = False) -> SlackMessage:
     if reply.error is not None:
         text, body = reply.error, _sections(f":warning: {escape_mrkdwn(reply.error)}")
     elif reply.answer is None or reply.answer.abstained:
-        text, body = NOT_COVERED, _sections(f":mag: {escape_mrkdwn(NOT_COVERED)}")
+        text, body = NOT_COVERED, [*_period(reply.answer), *_sections(f":mag: {escape_mrkdwn(NOT_COVERED)}")]
     else:
-        text, body = reply.answer.answer, _answer_blocks(reply.answer, MAX_BLOCKS - len(head))
+        period = _period(reply.answer)
+        text, body = reply.answer.answer, [*period, *_answer_blocks(reply.answer, MAX_BLOCKS - len(head) - len(period))]
     return SlackMessage(escape_mrkdwn(shorten(text, FALLBACK_CHARS)), [*head, *body][:MAX_BLOCKS])
 
 
@@ -54,6 +56,12 @@ def _answer_blocks(answer: Answer, room: int) -> list[Block]:
     sources = [_source_block(citation) for citation in answer.citations]
     sections = _sections(escape_mrkdwn(answer.answer))[: max(1, room - len(notes) - len(sources) - 1)]
     return [*sections, *notes, {"type": "divider"}, *sources] if sources else [*sections, *notes]
+
+
+def _period(answer: Answer | None) -> list[Block]:
+    """A context block saying which period was searched, when the question named one."""
+    window = answer.time_window if answer else None
+    return [_context(f":calendar: {escape_mrkdwn(searched_text(window))}")] if window else []
 
 
 def _source_block(citation: Citation) -> Block:

@@ -56,6 +56,8 @@ class ChunkCatalog:
             since = filters.since.toordinal() if filters.since else -np.inf
             until = filters.until.toordinal() if filters.until else np.inf
             passing &= dated & (self._days >= since) & (self._days <= until)
+        if filters.as_of:
+            passing &= (self._days == _UNDATED) | (self._days <= filters.as_of.toordinal())
         if filters.sources:
             needles = [source.lower() for source in filters.sources]
             passing &= np.array(

@@ -12,7 +12,7 @@ import shutil
 import string
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from pathlib import Path
 
 import tantivy
@@ -63,12 +63,14 @@ def _schema(kind: str) -> tantivy.Schema:
 
 @dataclass(frozen=True)
 class KeywordFilter:
-    """Which documents a keyword search may return: a date range, an allow-list of article ids, excluded ids."""
+    """Which documents a keyword search may return: a date range (dated documents only), an allow-list of article
+    ids, excluded ids, and a last day after which dated documents are left out (undated ones stay)."""
 
     since: date | None = None
     until: date | None = None
     articles: tuple[str, ...] | None = None
     excluded: tuple[str, ...] = ()
+    not_after: date | None = None
 
 
 class KeywordIndex:
@@ -156,6 +158,9 @@ class _Searchable:
             clauses.append((Occur.Must, Query.const_score_query(allowed, 0.0)))
         if only.excluded:
             clauses.append((Occur.MustNot, Query.term_set_query(self.schema, "article_id", list(only.excluded))))
+        if only.not_after and only.not_after < _LATEST_DAY:
+            later = Query.range_query(self.schema, "date", FieldType.Date, _midnight(only.not_after + timedelta(days=1)), None)
+            clauses.append((Occur.MustNot, later))
         return clauses
 
 

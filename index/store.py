@@ -129,11 +129,11 @@ class IndexSnapshot:
                 allowed = self.catalog.article_ids(matching)
                 if not allowed:
                     return None
-        return KeywordFilter(filters.since, filters.until, allowed, filters.exclude_articles)
+        return KeywordFilter(filters.since, filters.until, allowed, filters.exclude_articles, filters.as_of)
 
     def allowed_ids(self, filters: SearchFilters) -> np.ndarray | None:
         """A mask over chunk row ids that pass the filters (mask[rowid] is True), or None when nothing is filtered out."""
-        if not (filters.since or filters.until or filters.sources or filters.exclude_articles):
+        if not (filters.since or filters.until or filters.as_of or filters.sources or filters.exclude_articles):
             return None
         return self.catalog.allowed_chunks(filters)
 

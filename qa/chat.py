@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from index.stopwords import STOPWORDS
+from qa.types import TimeWindow
 
 _WORD = re.compile(r"[\w’'-]+")
 _REFERRING = frozenset(
@@ -33,6 +34,7 @@ class Turn:
     question: str
     resolved: str
     answer: str
+    window: TimeWindow | None = None
 
 
 @dataclass

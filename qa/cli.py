@@ -16,9 +16,10 @@ import click
 from index.build import IndexReport
 from qa.config import Settings
 from qa.errors import QAError
-from qa.serialize import answer_to_dict, passage_to_dict
+from qa.serialize import answer_to_dict, found_to_dict
 from qa.service import QAService
-from qa.types import Answer, Passage, SearchFilters
+from qa.time_text import searched_text
+from qa.types import Answer, Passage, SearchFilters, TimeWindow
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -74,7 +75,8 @@ def query_options(function: F) -> F:
             click.option("--source", "sources", multiple=True, help="Only articles whose source path or url contains this."),
             click.option(
                 "--as-of", type=click.DateTime(["%Y-%m-%d"]), callback=_to_date,
-                help="Answer as of this date: no later articles, and recent ones preferred.",
+                help="Answer as of this date (default today, unless QA_AS_OF_TODAY=false): no later articles, recent "
+                "ones preferred, and 'this week' or 'on Monday' count from it.",
             ),
             index_dir_option,
             json_option,
@@ -120,11 +122,12 @@ def search(
     """Show the passages that best match a question."""
     service = _service(index_dir)
     service.ensure_index(show_progress=not as_json)
-    passages = service.search(question, k, SearchFilters(since, until, sources), as_of)
+    found = service.find(question, k, SearchFilters(since, until, sources), as_of)
     if as_json:
-        click.echo(json.dumps({"question": question.strip(), "passages": [passage_to_dict(p) for p in passages]}, ensure_ascii=False))
+        click.echo(json.dumps(found_to_dict(question.strip(), found), ensure_ascii=False))
         return
-    for number, passage in enumerate(passages, start=1):
+    _print_time(found.time_window, found.time_note)
+    for number, passage in enumerate(found.passages, start=1):
         _print_passage(number, passage)
 
 
@@ -263,8 +266,17 @@ def _print_passage(number: int, passage: Passage) -> None:
     click.echo("    " + passage.text.replace("\n", "\n    ") + "\n")
 
 
+def _print_time(window: TimeWindow | None, note: str) -> None:
+    """'Searched articles from 12–18 May 2022', and the note when nothing found is from then."""
+    if window is not None:
+        click.secho(searched_text(window), dim=True)
+    if note:
+        click.echo(note)
+
+
 def _print_answer(answer: Answer) -> None:
-    """The answer, then its numbered sources underneath."""
+    """The period searched (when the question named one), the answer, then its numbered sources underneath."""
+    _print_time(answer.time_window, "")
     click.echo(answer.answer)
     if not answer.citations:
         return

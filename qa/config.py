@@ -43,6 +43,9 @@ class Settings(BaseSettings):
     )
     keyword_weight: float = Field(default=0.3, ge=0.0, le=1.0, description="Weight of BM25 in hybrid retrieval.")
     recency_weight: float = Field(default=4.0, ge=0.0, description="Bonus for recent articles when a question has as_of.")
+    as_of_today: bool = Field(
+        default=True, description="Ask questions as of today unless an as-of date is given (turn off for a pure archive)."
+    )
     recency_half_life_days: float = Field(default=14.0, gt=0, description="Days after which the recency bonus halves.")
     conversation_ttl_seconds: float = Field(default=3600.0, gt=0, description="Idle time after which a conversation is forgotten.")
     llm_url: str | None = Field(

@@ -11,7 +11,7 @@ import numpy as np
 
 from index.catalog import ChunkOwner
 from index.store import ChunkRow, IndexSnapshot
-from qa.types import Passage, SearchFilters
+from qa.types import Passage, SearchFilters, TimeWindow
 
 
 @dataclass(frozen=True)
@@ -54,28 +54,39 @@ def retrieve(
     filters: SearchFilters,
     policy: RetrievalPolicy,
     as_of: date | None = None,
+    window: TimeWindow | None = None,
 ) -> Retrieved:
     """The best passages of the k best articles. Chunks come from dense and BM25 search; an article scores by its best
-    chunk's cosine, its best chunk's BM25 and its whole-text BM25 (each standardised over the candidates), plus a
-    decay bonus for recent articles when there is an as-of date. Its passages are its best chunks by fused score."""
-    if as_of and (filters.until is None or filters.until > as_of):
-        filters = replace(filters, until=as_of)
+    chunk's cosine, its best chunk's BM25 and its whole-text BM25 (each standardised over the candidates), plus a time
+    bonus: with a window (the period a question names), articles inside it are searched for on their own as well and
+    gain the full bonus, others less the further away they are; a window that reaches the as-of date, or an as-of
+    date alone, favours the newest articles. Nothing published after as_of is used. An article's passages are its
+    best chunks."""
+    if as_of and (filters.as_of is None or filters.as_of > as_of):
+        filters = replace(filters, as_of=as_of)
+    preferred = _preferred_days(window, as_of)
+    searches = [filters]
+    if window is not None:
+        inside = _within(filters, window)
+        searches = [inside, filters] if inside is not None else searches
     pool = max(k, policy.candidates)
-    dense = dict(snapshot.dense(query_vector, pool, snapshot.allowed_ids(filters)))
+    dense: dict[int, float] = {}
     keyword: dict[int, float] = {}
     article_keyword: dict[str, float] = {}
-    if policy.keyword_weight > 0:
-        terms = snapshot.keyword_terms(question)
-        keyword = dict(snapshot.keyword(terms, pool, filters))
-        if policy.article_keyword_share > 0:
-            article_keyword = dict(snapshot.keyword_articles(terms, max(k, policy.article_candidates), filters))
+    terms = snapshot.keyword_terms(question) if policy.keyword_weight > 0 else []
+    for searched in searches:
+        dense.update(snapshot.dense(query_vector, pool, snapshot.allowed_ids(searched)))
+        if terms:
+            keyword.update(snapshot.keyword(terms, pool, searched))
+            if policy.article_keyword_share > 0:
+                article_keyword.update(snapshot.keyword_articles(terms, max(k, policy.article_candidates), searched))
     owners = snapshot.owners(dense.keys() | keyword.keys())
     chunk_scores = {rowid: score for rowid, score in fuse(dense, keyword, policy.keyword_weight).items() if rowid in owners}
     by_article = _group(chunk_scores, owners)
     scores = article_scores(by_article, dense, keyword, article_keyword, policy)
-    if as_of and policy.recency_weight > 0:
+    if preferred and policy.recency_weight > 0:
         scores = {
-            article_id: score + policy.recency_weight * _decay(owners[by_article[article_id][0]].date, as_of, policy)
+            article_id: score + policy.recency_weight * closeness(owners[by_article[article_id][0]].date, preferred, policy)
             for article_id, score in scores.items()
         }
     ranked = sorted(scores, key=lambda article_id: scores[article_id], reverse=True)
@@ -87,6 +98,33 @@ def retrieve(
     if missing:
         dense.update(zip(missing, (snapshot.vectors_for(missing) @ query_vector).tolist(), strict=True))
     return Retrieved(passages, {passage.chunk_id: dense[rowid] for passage, rowid in zip(passages, chosen, strict=True)})
+
+
+def closeness(published: date | None, window: TimeWindow, policy: RetrievalPolicy) -> float:
+    """1 for an article inside the window, halving every half-life of days it lies outside; 0 when undated (a slower
+    decay after the window, for news written after a period, measured worse on rtqa: docs/benchmarks.md)."""
+    if published is None:
+        return 0.0
+    return float(0.5 ** (window.distance(published) / policy.recency_half_life_days))
+
+
+def _preferred_days(window: TimeWindow | None, as_of: date | None) -> TimeWindow | None:
+    """The days that earn the full time bonus: a past period the question named ("in May 2021", "last week"); or,
+    for a period that reaches the as-of date ("this week", "recently") or none, that date itself, so the newest
+    articles come first (measured: a flat 'this week' ranked below plain recency on rtqa)."""
+    reaches_as_of = window is not None and as_of is not None and (window.until is None or window.until >= as_of)
+    if window is not None and not reaches_as_of:
+        return window
+    return TimeWindow(as_of, as_of, "") if as_of else None
+
+
+def _within(filters: SearchFilters, window: TimeWindow) -> SearchFilters | None:
+    """The filters narrowed to the window, or None when the two do not overlap."""
+    since = max((day for day in (filters.since, window.since) if day), default=None)
+    until = min((day for day in (filters.until, window.until) if day), default=None)
+    if since and until and since > until:
+        return None
+    return replace(filters, since=since, until=until)
 
 
 def article_scores(
@@ -162,14 +200,6 @@ def _passages(ranked: list[str], by_article: dict[str, list[int]], k: int, per_a
 def _best(scores: dict[int, float], rowids: Iterable[int]) -> float | None:
     """The highest score among these chunks, or None when none of them has one."""
     return max((scores[rowid] for rowid in rowids if rowid in scores), default=None)
-
-
-def _decay(published: date | None, as_of: date, policy: RetrievalPolicy) -> float:
-    """1 for an article from the as-of day, halving every half-life before it; 0 when undated."""
-    if published is None:
-        return 0.0
-    age = max((as_of - published).days, 0)
-    return float(0.5 ** (age / policy.recency_half_life_days))
 
 
 def to_passage(row: ChunkRow, score: float) -> Passage:

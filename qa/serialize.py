@@ -6,7 +6,8 @@ from dataclasses import asdict
 from datetime import date
 from typing import Any
 
-from qa.types import Answer, Article, Citation, Passage
+from qa.time_text import searched_text
+from qa.types import Answer, Article, Citation, Found, Passage, TimeWindow
 
 
 def _plain(value: Any) -> Any:
@@ -42,7 +43,26 @@ def answer_to_dict(answer: Answer) -> dict[str, Any]:
         "mode": answer.mode,
         "citations": [citation_to_dict(citation) for citation in answer.citations],
         "passages": [passage_to_dict(passage) for passage in answer.passages],
+        "time_window": window_to_dict(answer.time_window),
+        "time_note": answer.time_note,
     }
+
+
+def found_to_dict(question: str, found: Found) -> dict[str, Any]:
+    """Search results as JSON-ready data: question, passages, time_window, time_note."""
+    return {
+        "question": question,
+        "passages": [passage_to_dict(passage) for passage in found.passages],
+        "time_window": window_to_dict(found.time_window),
+        "time_note": found.time_note,
+    }
+
+
+def window_to_dict(window: TimeWindow | None) -> dict[str, Any] | None:
+    """A question's period as JSON-ready data, with the words a reader is shown."""
+    if window is None:
+        return None
+    return {**_plain(asdict(window)), "label": searched_text(window)}
 
 
 def article_to_dict(article: Article, with_text: bool = True) -> dict[str, Any]:

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Sequence
-from dataclasses import replace
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
 from datetime import date
 from pathlib import Path
 
@@ -32,7 +32,18 @@ from qa.config import Settings
 from qa.errors import ArticleNotFoundError, InvalidQuestionError
 from qa.generate import NOT_FOUND_REPLY, ChatEndpoint, GenerationError, build_messages, parse_reply, request_completion
 from qa.retrieve import RetrievalPolicy, Retrieved, retrieve
-from qa.types import Answer, Article, Passage, SearchFilters
+from qa.time_text import window_note
+from qa.timeframe import find_time
+from qa.types import Answer, Article, Found, Passage, SearchFilters, TimeWindow
+
+
+@dataclass(frozen=True)
+class Asked:
+    """A question as searched: its words without the time phrase, the period it names, the date it is asked as of."""
+
+    text: str
+    window: TimeWindow | None
+    as_of: date | None
 
 
 class QAService:
@@ -45,8 +56,10 @@ class QAService:
         retrieval: RetrievalPolicy | None = None,
         answering: AnswerPolicy | None = None,
         conversations: ConversationStore | None = None,
+        today: Callable[[], date] = date.today,
     ) -> None:
         self.settings = settings
+        self._today = today
         self._embedder = embedder
         self.retrieval = retrieval or RetrievalPolicy(
             keyword_weight=settings.keyword_weight,
@@ -127,8 +140,15 @@ class QAService:
         self, question: str, k: int | None = None, filters: SearchFilters | None = None, as_of: date | None = None
     ) -> list[Passage]:
         """The best-matching passages with their citations' data."""
-        text = self.validate_question(question)
-        return self._retrieve(text, self._query_vector(text), k, filters, as_of).passages
+        return self.find(question, k, filters, as_of).passages
+
+    def find(
+        self, question: str, k: int | None = None, filters: SearchFilters | None = None, as_of: date | None = None
+    ) -> Found:
+        """The best-matching passages, the period the question named and, when no passage is from it, a note."""
+        asked = self._read_time(self.validate_question(question), filters, as_of)
+        retrieved = self._retrieve(asked.text, self._query_vector(asked.text), k, filters, asked.as_of, window=asked.window)
+        return Found(retrieved.passages, asked.window, window_note(asked.window, retrieved.passages))
 
     def ask(
         self,
@@ -138,23 +158,45 @@ class QAService:
         as_of: date | None = None,
         conversation_id: str | None = None,
     ) -> Answer:
-        """A short answer whose every sentence cites the passage it was taken from; follow-ups use the conversation."""
+        """A short answer whose every sentence cites the passage it was taken from; follow-ups use the conversation
+        (and its period, unless they name their own)."""
         text = self.validate_question(question)
         conversation = self.conversations.get_or_create(conversation_id)
-        resolved = resolve_follow_up(text, conversation.turns)
-        if resolved == text:
-            vector = self._query_vector(text)
+        previous = conversation.turns[-1].window if conversation.turns else None
+        asked = self._read_time(text, filters, as_of, previous)
+        resolved = resolve_follow_up(asked.text, conversation.turns)
+        window = asked.window or (previous if resolved != asked.text else None)
+        if resolved == asked.text:
+            vector = self._query_vector(asked.text)
         else:
-            own, context = self.embedder.embed([text, conversation.turns[-1].resolved])
+            own, context = self.embedder.embed([asked.text, conversation.turns[-1].resolved])
             vector = follow_up_vector(own, context)
         snapshot = self.snapshot()
-        retrieved = self._retrieve(resolved, vector, k, filters, as_of, snapshot)
+        retrieved = self._retrieve(resolved, vector, k, filters, asked.as_of, snapshot, window)
         sentence_vectors = stored_sentences(snapshot)
         answer = self._generate(resolved, vector, retrieved, sentence_vectors) if self.settings.llm_url else None
-        answer = answer or compose_answer(resolved, vector, retrieved, sentence_vectors, self.answering, asked=text)
-        answer = replace(answer, question=text, resolved_question=resolved, conversation_id=conversation.id)
-        self.conversations.record(conversation, Turn(text, resolved, answer.answer))
+        answer = answer or compose_answer(resolved, vector, retrieved, sentence_vectors, self.answering, asked=asked.text)
+        note = window_note(window, retrieved.passages)
+        answer = replace(
+            answer, question=text, resolved_question=resolved, conversation_id=conversation.id, time_window=window,
+            time_note=note, answer=f"{note} {answer.answer}" if note else answer.answer,
+        )
+        self.conversations.record(conversation, Turn(text, resolved, answer.answer, window))
         return answer
+
+    def default_as_of(self) -> date | None:
+        """Today, when questions are asked as of today by default (QA_AS_OF_TODAY), else None."""
+        return self._today() if self.settings.as_of_today else None
+
+    def _read_time(
+        self, text: str, filters: SearchFilters | None, as_of: date | None, previous: TimeWindow | None = None
+    ) -> Asked:
+        """The question's period and what is left to search for; explicit date filters win over the words."""
+        as_of = as_of or self.default_as_of()
+        if filters and (filters.since or filters.until):
+            return Asked(text, None, as_of)
+        found = find_time(text, as_of, previous)
+        return Asked(found.remainder, found.window, as_of) if found else Asked(text, None, as_of)
 
     def article(self, article_id: str) -> Article:
         """One indexed article with its full text."""
@@ -200,11 +242,12 @@ class QAService:
         filters: SearchFilters | None,
         as_of: date | None,
         snapshot: IndexSnapshot | None = None,
+        window: TimeWindow | None = None,
     ) -> Retrieved:
         """Retrieve from a snapshot (the live one by default) with the service's policy."""
         return retrieve(
             snapshot or self.snapshot(), text, vector, k or self.settings.top_k, filters or SearchFilters(),
-            self.retrieval, as_of,
+            self.retrieval, as_of, window,
         )
 
     def _generate(

@@ -38,12 +38,14 @@ class Chunk:
 
 @dataclass(frozen=True)
 class SearchFilters:
-    """Restrict retrieval to a date range and/or to some sources."""
+    """Restrict retrieval to a date range and/or to some sources. since/until keep only dated articles in the range;
+    as_of only leaves out articles dated after it (an undated article may be from any day, so it stays)."""
 
     since: date | None = None
     until: date | None = None
     sources: tuple[str, ...] = ()
     exclude_articles: tuple[str, ...] = ()
+    as_of: date | None = None
 
 
 @dataclass(frozen=True)
@@ -81,6 +83,23 @@ class Citation:
 
 
 @dataclass(frozen=True)
+class TimeWindow:
+    """The days a question asks about (either end may be open) and the words it named them with."""
+
+    since: date | None
+    until: date | None
+    phrase: str
+
+    def distance(self, day: date) -> int:
+        """Days between a day and the window: 0 inside it (open ends included)."""
+        if self.since and day < self.since:
+            return (self.since - day).days
+        if self.until and day > self.until:
+            return (day - self.until).days
+        return 0
+
+
+@dataclass(frozen=True)
 class Answer:
     """A grounded answer: text with `[n]` markers, its citations and the passages it drew on."""
 
@@ -93,3 +112,14 @@ class Answer:
     conversation_id: str | None = None
     confidence: float = 0.0
     mode: str = "extractive"
+    time_window: TimeWindow | None = None
+    time_note: str = ""
+
+
+@dataclass(frozen=True)
+class Found:
+    """Search results with the period searched and, when none of them is from it, the note that says so."""
+
+    passages: list[Passage]
+    time_window: TimeWindow | None = None
+    time_note: str = ""

@@ -44,4 +44,5 @@ def test_filters_select_articles_by_date_source_and_id(tmp_path: Path) -> None:
     assert _passing(catalog, owners, SearchFilters(sources=("élysée", "SEEDS"))) == {"b", "c"}
     assert _passing(catalog, owners, SearchFilters(exclude_articles=("a", "unknown"))) == {"b", "c"}
     assert _passing(catalog, owners, SearchFilters(sources=("nowhere",))) == set()
+    assert _passing(catalog, owners, SearchFilters(as_of=date(2022, 5, 8))) == {"a", "c"}  # undated may be from any day
     assert catalog.article_ids(catalog.allowed_articles(SearchFilters(sources=("api",)))) == ("c",)

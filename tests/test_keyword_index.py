@@ -73,6 +73,7 @@ def test_filters_apply_inside_the_search(tmp_path: Path) -> None:
     assert set(_rows(index, "ministers", KeywordFilter(since=date(2022, 7, 25)))) == {201}  # undated never in a range
     assert set(_rows(index, "ministers", KeywordFilter(articles=("ferry", "undated")))) == {201, 300}
     assert set(_rows(index, "ministers", KeywordFilter(excluded=("wheat",)))) == {201, 300}
+    assert set(_rows(index, "ministers", KeywordFilter(not_after=date(2022, 7, 31)))) == {101, 300}  # undated stays
     far = KeywordFilter(since=date(1, 1, 1), until=date(9999, 12, 31))  # beyond what tantivy stores: clamped
     assert set(_rows(index, "ministers", far)) == {101, 201}
 

@@ -81,6 +81,7 @@ function sourcesList(answer) {
 function renderAnswer(answerNode, answer) {
   answerNode.className = answer.abstained ? "answer abstained" : "answer";
   answerNode.replaceChildren();
+  if (answer.time_window) answerNode.append(element("p", "period", answer.time_window.label));
   if (answer.abstained) answerNode.append(element("span", "badge", "Not covered by the sources"));
   answerNode.append(answerParagraph(answer));
   if (answer.resolved_question && answer.resolved_question !== answer.question) {

@@ -70,7 +70,8 @@ def test_search_returns_passages_and_no_answer(client: httpx.Client) -> None:
     response = client.post("/v1/search", json={"question": "Operation Epic Fury", "k": 2})
     assert response.status_code == 200
     body = response.json()
-    assert set(body) == {"question", "passages"}
+    assert set(body) == {"question", "passages", "time_window", "time_note"}
+    assert (body["time_window"], body["time_note"]) == (None, "")  # the question names no period
     assert len(body["passages"]) == 2
     text = client.get(f"/v1/articles/{SEED_ID}").json()["text"]
     for passage in body["passages"]:

@@ -112,7 +112,7 @@ def test_an_unexpected_error_is_a_500_in_the_documented_shape(
     def crash(*_: object, **__: object) -> None:
         raise RuntimeError("secret internal detail")
 
-    monkeypatch.setattr(fake_service, "search", crash)
+    monkeypatch.setattr(fake_service, "find", crash)
     response = client.post("/v1/search", json={"question": "GCC"})
     _error(response, 500, "internal_error")
     assert "secret internal detail" not in response.text
@@ -124,7 +124,7 @@ def test_a_500_keeps_the_connection_for_the_next_request(
     def crash(*_: object, **__: object) -> None:
         raise RuntimeError("boom")
 
-    monkeypatch.setattr(fake_service, "search", crash)
+    monkeypatch.setattr(fake_service, "find", crash)
     app = create_app(fake_service, ApiSettings(rate_limit_per_minute=0))
     body = b'{"question": "GCC"}'
     failing = b"POST /v1/search HTTP/1.1\r\nHost: t\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n%s" % (len(body), body)

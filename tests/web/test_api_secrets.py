@@ -73,7 +73,7 @@ def test_no_secret_in_logs_or_responses_across_successes_and_failures(
         assert send("POST", "/v1/articles", json=article, headers=_bearer(READER_KEY)).status_code == 403
         assert send("POST", "/v1/articles", json=article, headers=_bearer(ADMIN_KEY)).status_code == 200
         assert send("POST", "/v1/ask", json={"question": "GCC", "k": "all"}, headers=_bearer(ADMIN_KEY)).status_code == 422
-        monkeypatch.setattr(fake_service, "search", _crash)
+        monkeypatch.setattr(fake_service, "find", _crash)
         assert send("POST", "/v1/search", json={"question": "GCC"}, headers=_bearer(ADMIN_KEY)).status_code == 500
         statuses = [send("GET", "/v1/articles", headers=_bearer(READER_KEY)).status_code for _ in range(6)]
         assert statuses[-1] == 429
