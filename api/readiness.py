@@ -65,6 +65,5 @@ class Readiness:
         report = self._service.ensure_index()
         if report is not None:
             logger.info("built the index from %s: %d chunks", self._service.settings.seeds_dir, report.chunks)
-        snapshot = self._service.snapshot()
-        self._service.embedder.embed(["warm up"])
+        snapshot = self._service.warm_up()
         logger.info("ready: %d articles, %d chunks in %s", snapshot.manifest.articles, snapshot.size, snapshot.directory)

@@ -33,6 +33,7 @@ from qa.errors import ArticleNotFoundError, InvalidQuestionError
 from qa.generate import NOT_FOUND_REPLY, ChatEndpoint, GenerationError, build_messages, parse_reply, request_completion
 from qa.retrieve import RetrievalPolicy, Retrieved, retrieve
 from qa.time_text import window_note
+from qa import timeframe
 from qa.timeframe import find_time
 from qa.types import Answer, Article, Found, Passage, SearchFilters, TimeWindow
 
@@ -183,6 +184,15 @@ class QAService:
         )
         self.conversations.record(conversation, Turn(text, resolved, answer.answer, window))
         return answer
+
+    def warm_up(self) -> IndexSnapshot:
+        """Load what the first question would otherwise wait for: the index and its chunk catalog, the model, and the
+        date reader; the live snapshot."""
+        snapshot = self.snapshot()
+        snapshot.owners([])
+        self.embedder.embed(["warm up"])
+        timeframe.warm_up()
+        return snapshot
 
     def default_as_of(self) -> date | None:
         """Today, when questions are asked as of today by default (QA_AS_OF_TODAY), else None."""

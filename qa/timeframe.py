@@ -14,11 +14,13 @@ import re
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from functools import lru_cache
-
-from dateparser.date import DateDataParser
+from typing import TYPE_CHECKING
 
 from index.stopwords import STOPWORDS
 from qa.types import TimeWindow
+
+if TYPE_CHECKING:
+    from dateparser.date import DateDataParser
 
 _MONTH = (
     r"(?:jan(?:uary)?|feb(?:ruary)?|mar(?:ch)?|apr(?:il)?|may|june?|july?|aug(?:ust)?"
@@ -341,7 +343,10 @@ def _complete(second: str, first: str) -> str:
 
 @lru_cache(maxsize=64)
 def _parser(as_of: date) -> DateDataParser:
-    """dateparser reading English dates relative to as_of, preferring the past."""
+    """dateparser reading English dates relative to as_of, preferring the past (imported on first use: most questions
+    name no date, and a command-line `qa ask` should not pay for loading it)."""
+    from dateparser.date import DateDataParser
+
     settings = {"RELATIVE_BASE": datetime(as_of.year, as_of.month, as_of.day), "PREFER_DATES_FROM": "past", "STRICT_PARSING": False}
     return DateDataParser(languages=["en"], settings=settings)
 

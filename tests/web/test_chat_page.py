@@ -107,6 +107,14 @@ def test_ask_cite_highlight_and_follow_up(page: Any, live_server: tuple[str, Pat
     assert "conversation_id" not in sent
 
 
+def test_the_period_a_question_names_is_shown(page: Any) -> None:
+    _, answer = _ask(page, "what did Russia say about the GCC on March 6, 2026?")
+    assert answer["time_window"]["label"] == "Searched articles from 6 March 2026"
+    assert page.locator(".turn").nth(0).locator(".period").text_content() == "Searched articles from 6 March 2026"
+    shown = page.locator(".turn").nth(0).locator(".answer-text").text_content()
+    assert shown.startswith("No article from 6 March 2026 answers this; the closest found are from 7 March 2026.")
+
+
 def test_abstention_is_shown_and_the_page_fits_a_phone(page: Any) -> None:
     page.set_viewport_size({"width": 390, "height": 844})
     _, answer = _ask(page, "Who won the 1998 World Cup final in football?")
