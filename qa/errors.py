@@ -27,3 +27,7 @@ class IndexNotFoundError(QAError):
 
 class ArticleNotFoundError(QAError):
     """No article with that id is in the index."""
+
+
+class ModelIntegrityError(QAError):
+    """A bundled model's files are missing or are not the ones this version pins."""
