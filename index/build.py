@@ -21,6 +21,7 @@ from index import database
 from index.chunking import ChunkingPolicy, chunk_article
 from index.embedder import Embedder
 from index.keyword import KeywordWriter
+from index.speakers import SentenceNote, SpeakerFinder, sentence_spans
 from index.span_pooling import CharSpan
 from index.text import chunk_sentences, lead_sentence
 from index.locking import exclusive
@@ -75,6 +76,7 @@ def update_index(
     show_progress: bool = False,
     rebuild: bool = False,
     clean_up_in_background: bool = False,
+    speakers: SpeakerFinder | None = None,
 ) -> IndexReport:
     """Add or replace articles, delete ids (or, with prune, every article not in upserts), and publish.
 
@@ -98,7 +100,8 @@ def update_index(
         else:
             chunked = _chunk_all(plan.changed, embedder, policy, show_progress)
             vectors = _embed_missing(directory, previous, embedder, chunked, plan.report, show_progress)
-            _publish(directory, previous, embedder, policy, plan, chunked, vectors, generation)
+            notes = _annotate(directory, previous, plan, chunked, speakers or SpeakerFinder(), show_progress)
+            _publish(directory, previous, embedder, policy, plan, chunked, vectors, notes, generation)
             if live and clean_up_in_background:
                 threading.Thread(target=_remove_generation, args=(directory, live), name="remove-generation").start()
             elif live:
@@ -140,6 +143,7 @@ def _publish(
     plan: _Plan,
     chunked: dict[str, list[tuple[Chunk, str]]],
     vectors: dict[str, EmbeddedChunk],
+    notes: dict[str, list[SentenceNote]],
     generation: int,
 ) -> None:
     """Write the next generation (database, then vectors) and switch the manifest to it."""
@@ -149,7 +153,7 @@ def _publish(
     database_path = draft.database_path(directory)
     if previous:
         _copy_database(previous.database_path(directory), database_path)
-    upgrading = previous is not None and previous.upgradable
+    upgrading = previous is not None and previous.format_version < 3
     connection = database.connect(database_path)
     try:
         with connection:
@@ -161,6 +165,7 @@ def _publish(
             database.store_sentence_vectors(connection, {key: embedded.sentences for key, embedded in vectors.items()})
             inserted = [(article, _insert(connection, article, chunked[article.id])) for article in plan.changed]
             added_rows = [rowid for _, rows in inserted for rowid, _ in rows]
+            database.store_notes(connection, notes)
             database.drop_unused_vectors(connection, superseded_keys)
         if upgrading:
             connection.execute("VACUUM")
@@ -188,6 +193,33 @@ def _insert(connection: sqlite3.Connection, article: Article, pairs: list[tuple[
     chunks = [chunk for chunk, _ in pairs]
     rowids = database.insert_article(connection, article, chunks, [_key(text) for _, text in pairs])
     return list(zip(rowids, chunks, strict=True))
+
+
+def _annotate(
+    directory: Path,
+    previous: Manifest | None,
+    plan: _Plan,
+    chunked: dict[str, list[tuple[Chunk, str]]],
+    finder: SpeakerFinder,
+    show_progress: bool,
+) -> dict[str, list[SentenceNote]]:
+    """Sentence notes (speakers, kinds of names) for the changed articles, and, when converting an index written
+    before notes existed (format < 4), for every article it keeps."""
+    work = [(article, [chunk for chunk, _ in chunked[article.id]]) for article in plan.changed]
+    if previous is not None and previous.format_version < 4:
+        skip = plan.removed | {article.id for article in plan.changed}
+        work += _read_previous(
+            directory, previous,
+            lambda connection: [(article, [chunk for _, chunk in rows]) for article, rows in database.stored_articles(connection) if article.id not in skip],
+            [],
+        )
+    spans = [
+        sentence_spans((chunk.start, [(span.start, span.end) for span in chunk_sentences(chunk.text)]) for chunk in chunks)
+        for _, chunks in work
+    ]
+    with tqdm(total=len(work), desc="Finding speakers", unit="article", disable=not show_progress or not work) as progress:
+        found = finder.annotate([article.text for article, _ in work], spans, progress.update) if work else []
+    return {article.id: notes for (article, _), notes in zip(work, found, strict=True)}
 
 
 def _write_keywords(

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from datetime import date
 from pathlib import Path
 
 import numpy as np
 
+from index.speakers import SentenceNote
 from qa.types import Article, Chunk
 
 SentenceVector = tuple[int, int, np.ndarray]
@@ -26,6 +27,11 @@ CREATE TABLE IF NOT EXISTS chunks (
 CREATE INDEX IF NOT EXISTS chunks_by_article ON chunks(article_id);
 CREATE INDEX IF NOT EXISTS chunks_by_key ON chunks(embedding_key);
 CREATE TABLE IF NOT EXISTS embeddings (key TEXT PRIMARY KEY, vector BLOB NOT NULL);
+CREATE TABLE IF NOT EXISTS sentence_notes (
+    article_id TEXT NOT NULL REFERENCES articles(id) ON DELETE CASCADE, start INTEGER NOT NULL, "end" INTEGER NOT NULL,
+    labels TEXT NOT NULL, speaker TEXT NOT NULL, speaker_start INTEGER NOT NULL, speaker_end INTEGER NOT NULL,
+    affiliation TEXT NOT NULL, PRIMARY KEY (article_id, start)
+) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS sentence_vectors (
     key TEXT NOT NULL, start INTEGER NOT NULL, "end" INTEGER NOT NULL, vector BLOB NOT NULL, PRIMARY KEY (key, start)
 ) WITHOUT ROWID;
@@ -99,6 +105,34 @@ def stored_articles(connection: sqlite3.Connection) -> Iterator[tuple[Article, l
     for row in connection.execute("SELECT * FROM articles"):
         article = row_to_article(row)
         yield article, chunks.get(article.id, [])
+
+
+def store_notes(connection: sqlite3.Connection, notes: Mapping[str, Sequence[SentenceNote]]) -> None:
+    """Keep each article's sentence notes (speakers, kinds of names), replacing any it had."""
+    for article_id, article_notes in notes.items():
+        connection.execute("DELETE FROM sentence_notes WHERE article_id = ?", (article_id,))
+        connection.executemany(
+            'INSERT OR REPLACE INTO sentence_notes (article_id, start, "end", labels, speaker, speaker_start, speaker_end, affiliation) '
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                (article_id, note.start, note.end, " ".join(sorted(note.labels)), note.speaker, note.speaker_start,
+                 note.speaker_end, note.affiliation)
+                for note in article_notes
+            ),
+        )
+
+
+def notes_between(connection: sqlite3.Connection, article_id: str, start: int, end: int) -> list[SentenceNote]:
+    """The notes of an article's sentences that start within [start, end)."""
+    rows = connection.execute(
+        'SELECT start, "end", labels, speaker, speaker_start, speaker_end, affiliation FROM sentence_notes '
+        "WHERE article_id = ? AND start >= ? AND start < ? ORDER BY start",
+        (article_id, start, end),
+    ).fetchall()
+    return [
+        SentenceNote(int(first), int(last), frozenset(labels.split()), speaker, int(speaker_start), int(speaker_end), affiliation)
+        for first, last, labels, speaker, speaker_start, speaker_end, affiliation in rows
+    ]
 
 
 def drop_fts_keywords(connection: sqlite3.Connection) -> None:

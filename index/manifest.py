@@ -9,8 +9,8 @@ from pathlib import Path
 
 from qa.errors import IndexCorruptError, IndexMismatchError, IndexNotFoundError
 
-FORMAT_VERSION = 3
-UPGRADABLE_FORMATS = frozenset({2})  # format 2 kept keywords in SQLite FTS5; `qa index` converts it
+FORMAT_VERSION = 4
+UPGRADABLE_FORMATS = frozenset({2, 3})  # 2: keywords in SQLite FTS5; 3: no sentence notes. `qa index` converts both
 MANIFEST_NAME = "manifest.json"
 
 

@@ -15,6 +15,7 @@ import numpy as np
 from index import database
 from index.catalog import ChunkCatalog, ChunkOwner
 from index.keyword import KeywordFilter, KeywordIndex
+from index.speakers import SentenceNote
 from index.manifest import MANIFEST_NAME, Manifest, read_manifest
 from index.vectors import load_vector_index, search_vectors
 from qa.errors import IndexCorruptError, QAError
@@ -104,6 +105,11 @@ class IndexSnapshot:
         """One chunk's sentences as (start, end, unit vector), offsets into the chunk text, computed at index time."""
         with self._lock:
             return database.sentence_vectors(self._connection, article_id, ordinal, self.manifest.dimension)
+
+    def sentence_notes(self, article_id: str, start: int, end: int) -> list[SentenceNote]:
+        """Index-time notes (speaker, kinds of names) on an article's sentences that start within [start, end)."""
+        with self._lock:
+            return database.notes_between(self._connection, article_id, start, end)
 
     def keyword_terms(self, question: str) -> list[str]:
         """The question's keyword terms, analysed as the indexed text (stems, no stop words)."""

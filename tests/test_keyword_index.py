@@ -138,13 +138,13 @@ def test_a_format_2_index_says_how_to_convert_and_qa_index_converts_it_without_e
     embedder = HashingEmbedder()
     update_index(tmp_path, embedder, ChunkingPolicy(), ARTICLES)
     _downgrade_to_format_2(tmp_path)
-    with pytest.raises(IndexMismatchError, match="run `qa index --index-dir .*` once to convert it to format 3"):
+    with pytest.raises(IndexMismatchError, match="run `qa index --index-dir .*` once to convert it to format 4"):
         IndexSnapshot.open(tmp_path, embedder.name, embedder.dimension)
     before = embedder.embedded_texts
     report = update_index(tmp_path, embedder, ChunkingPolicy(), ARTICLES)
     assert (report.unchanged, report.embedded, embedder.embedded_texts) == (3, 0, before)
     manifest = read_manifest(tmp_path)
-    assert manifest.format_version == 3
+    assert manifest.format_version == 4
     snapshot = IndexSnapshot.open(tmp_path, embedder.name, embedder.dimension)
     assert snapshot.keyword_size == snapshot.size == manifest.chunks
     assert [article for article, _ in snapshot.keyword_articles(snapshot.keyword_terms("ferry strike"), 1, SearchFilters())] == ["ferry"]
