@@ -29,12 +29,14 @@ def mattermost_text(reply: ChatReply) -> str:
 
 
 def source_line(citation: Citation) -> str:
-    """`n. [title](url) · date — “quote”`, without the link when the article has no web address."""
+    """`n. [title](url) · date — Putin (Russia): “quote”`, without the link when the article has no web address and
+    without the speaker when the quote is not an attributed statement."""
     title = escape_markdown(shorten(citation.title, TITLE_CHARS))
     url = safe_url(citation.url)
     label = f"[{title}]({url.replace('(', '%28').replace(')', '%29')})" if url else title
     date = f" · {citation.date.isoformat()}" if citation.date else ""
-    return f"{citation.n}. {label}{date} — “{escape_markdown(shorten(citation.quote, QUOTE_CHARS))}”"
+    said = f"{escape_markdown(citation.speaker.label)}: " if citation.speaker else ""
+    return f"{citation.n}. {label}{date} — {said}“{escape_markdown(shorten(citation.quote, QUOTE_CHARS))}”"
 
 
 def _answer_lines(answer: Answer) -> list[str]:

@@ -98,6 +98,15 @@ class SourceOut(BaseModel):
     chunk_id: str
 
 
+class SpeakerOut(BaseModel):
+    """Who the cited sentences quote: article.text[start:end] is where the article names them."""
+
+    name: str = Field(description="The speaker as the article names them, e.g. 'Putin', 'Russia’s Foreign Ministry'.")
+    start: int
+    end: int
+    affiliation: str = Field(description="The country they speak for ('' when the article does not say).")
+
+
 class CitationOut(SourceOut):
     """A numbered reference `[n]`: article.text[start:end] == quote."""
 
@@ -106,6 +115,7 @@ class CitationOut(SourceOut):
     start: int
     end: int
     score: float
+    speaker: SpeakerOut | None = Field(description="Who the quote reports, when it is an attributed statement.")
 
 
 class PassageOut(SourceOut):

@@ -65,9 +65,10 @@ def _period(answer: Answer | None) -> list[Block]:
 
 
 def _source_block(citation: Citation) -> Block:
-    """A context block: the numbered title (linked when possible), its date and a short quote."""
+    """A context block: the numbered title (linked when possible), its date and a short quote with its speaker."""
     dated = f"{source_label(citation)} · {citation.date.isoformat()}" if citation.date else source_label(citation)
-    return _context(dated, f"“{escape_mrkdwn(shorten(citation.quote, QUOTE_CHARS))}”")
+    said = f"{escape_mrkdwn(citation.speaker.label)}: " if citation.speaker else ""
+    return _context(dated, f"{said}“{escape_mrkdwn(shorten(citation.quote, QUOTE_CHARS))}”")
 
 
 def _sections(mrkdwn: str) -> list[Block]:

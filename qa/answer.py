@@ -2,21 +2,24 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
 
 import numpy as np
 
+from index.speakers import SentenceNote
 from index.store import IndexSnapshot
 from index.text import Span, chunk_sentences
+from qa.abstain import AbstentionModel, evidence_features
+from qa.compose import arrange, asks_for_latest, without_repeats
+from qa.evidence import Embed, Evidence, SentenceNotes, SentenceVectors, no_notes
 from qa.retrieve import Retrieved
+from qa.speaker_question import AskedSpeaker, asked_speaker, speaks_for
 from qa.terms import coverage, distinctive_coverage, stemmed_terms
-from qa.types import Answer, Citation, Passage
+from qa.time_text import day_text
+from qa.types import Answer, Citation, Passage, Speaker, TimeWindow
 
 NOT_FOUND = "The sources don't cover this: no passage in the indexed articles answers the question."
-
-Embed = Callable[[Sequence[str]], np.ndarray]
-SentenceVectors = Callable[[Passage], list[tuple[Span, np.ndarray]]]
 
 
 @dataclass(frozen=True)
@@ -30,18 +33,9 @@ class AnswerPolicy:
     rank_penalty: float = 0.05
     passages_considered: int = 3
     min_sentence_score: float = 0.3
-
-
-@dataclass(frozen=True)
-class Evidence:
-    """A sentence of a retrieved passage, with offsets into its article and its score."""
-
-    passage: Passage
-    rank: int
-    span: Span
-    score: float
-    similarity: float
-    coverage: float = 0.0
+    max_score_drop: float = 1.0
+    speaker_weight: float = 0.3
+    model: AbstentionModel | None = None
 
 
 def passage_sentences(passage: Passage) -> list[Span]:
@@ -86,6 +80,15 @@ def stored_sentences(snapshot: IndexSnapshot) -> SentenceVectors:
     return lookup
 
 
+def stored_notes(snapshot: IndexSnapshot) -> SentenceNotes:
+    """Index-time notes on a passage's sentences (speaker, kinds of names), by the sentence's start in the article."""
+
+    def lookup(passage: Passage) -> dict[int, SentenceNote]:
+        return {note.start: note for note in snapshot.sentence_notes(passage.article_id, passage.start, passage.end)}
+
+    return lookup
+
+
 def rank_evidence(
     question: str,
     query_vector: np.ndarray,
@@ -93,27 +96,33 @@ def rank_evidence(
     sentence_vectors: SentenceVectors,
     policy: AnswerPolicy,
     asked: str | None = None,
+    notes: SentenceNotes = no_notes,
+    speaker: AskedSpeaker | None = None,
 ) -> list[Evidence]:
     """Sentences of the top passages, best first: cosine to the question plus distinctive term coverage, minus a
-    rank penalty. Each also records its coverage of the terms asked (a follow-up's own words, when it has any)."""
+    rank penalty, plus a bonus for a statement by the speaker the question asks about. Each also records its
+    coverage of the terms asked (a follow-up's own words, when it has any) and its index-time note."""
     seen: set[tuple[str, int, int]] = set()
-    candidates: list[tuple[Passage, int, Span, np.ndarray]] = []
+    candidates: list[tuple[Passage, int, Span, np.ndarray, SentenceNote | None]] = []
     for rank, passage in enumerate(passages[: policy.passages_considered]):
+        passage_notes = notes(passage)
         for span, vector in sentence_vectors(passage):
             key = (passage.article_id, span.start, span.end)
             if key not in seen:
                 seen.add(key)
-                candidates.append((passage, rank, span, vector))
+                candidates.append((passage, rank, span, vector, passage_notes.get(span.start)))
     terms = stemmed_terms(question)
     asked_terms = (stemmed_terms(asked) if asked else set()) or terms
-    sentence_terms = [stemmed_terms(span.text) for _, _, span, _ in candidates]
+    sentence_terms = [stemmed_terms(span.text) for _, _, span, _, _ in candidates]
     distinctive = distinctive_coverage(terms, sentence_terms)
     scored: list[Evidence] = []
-    for (passage, rank, span, vector), words, weighted in zip(candidates, sentence_terms, distinctive, strict=True):
+    for (passage, rank, span, vector, note), words, weighted in zip(candidates, sentence_terms, distinctive, strict=True):
         similarity = float(vector @ query_vector)
         covered = coverage(asked_terms, words)
         score = similarity + policy.lexical_weight * weighted - policy.rank_penalty * rank
-        scored.append(Evidence(passage, rank, span, score, similarity, covered))
+        if speaker is not None and speaks_for(speaker, note):
+            score += policy.speaker_weight
+        scored.append(Evidence(passage, rank, span, score, similarity, covered, note))
     return sorted(scored, key=lambda evidence: evidence.score, reverse=True)
 
 
@@ -136,41 +145,76 @@ def compose_answer(
     sentence_vectors: SentenceVectors,
     policy: AnswerPolicy,
     asked: str | None = None,
+    notes: SentenceNotes = no_notes,
+    window: TimeWindow | None = None,
 ) -> Answer:
-    """Choose the sentences that best answer the question (as resolved against the conversation), or abstain when
-    the evidence for what was asked is weak."""
-    ranked = rank_evidence(question, query_vector, retrieved.passages, sentence_vectors, policy, asked)
-    score = confidence(retrieved, ranked, policy.confidence_lexical_weight)
+    """Choose the sentences that best answer the question (as resolved against the conversation) and arrange them to
+    read well (by article, in article order, referents named), or abstain when the evidence for what was asked is
+    weak. A question about someone's words favours that speaker's statements."""
+    speaker = asked_speaker(asked or question)
+    ranked = rank_evidence(question, query_vector, retrieved.passages, sentence_vectors, policy, asked, notes, speaker)
+    signals = evidence_features(asked or question, list(retrieved.cosines.values()), article_scores(retrieved), ranked, window, speaker)
+    score = policy.model.probability(signals) if policy.model else confidence(retrieved, ranked, policy.confidence_lexical_weight)
     if not ranked or score < policy.min_confidence:
-        return abstention(question, retrieved, score)
-    chosen = [ranked[0], *(item for item in ranked[1 : policy.max_sentences] if item.score >= policy.min_sentence_score)]
-    return cite(question, [(evidence.span.text, evidence) for evidence in chosen], retrieved, score)
+        return replace(abstention(question, retrieved, score), signals=signals)
+    floor = max(policy.min_sentence_score, ranked[0].score - policy.max_score_drop)
+    chosen = without_repeats(ranked, policy.max_sentences, floor)
+    arranged = arrange(chosen, query_vector, sentence_vectors, newest_first=asks_for_latest(asked or question))
+    return replace(cite(question, arranged, retrieved, score, label_articles=True), signals=signals)
+
+
+def article_scores(retrieved: Retrieved) -> list[float]:
+    """The score of each retrieved article, best first (an article's passages carry its score)."""
+    return list({passage.article_id: passage.score for passage in retrieved.passages}.values())
 
 
 def cite(
-    question: str, sentences_with_evidence: Sequence[tuple[str, Evidence]], retrieved: Retrieved, score: float, mode: str = "extractive"
+    question: str,
+    sentences_with_evidence: Sequence[tuple[str, Evidence]],
+    retrieved: Retrieved,
+    score: float,
+    mode: str = "extractive",
+    label_articles: bool = False,
 ) -> Answer:
-    """Number citations by first use, one per passage; each quote spans exactly the supporting sentences."""
+    """Number citations by first use, one per passage; each quote spans exactly the supporting sentences. With
+    label_articles, an answer drawn from several articles names each one and its date before its sentences."""
     groups: dict[str, list[Evidence]] = {}
     for _, evidence in sentences_with_evidence:
         groups.setdefault(evidence.passage.chunk_id, []).append(evidence)
     numbers = {chunk_id: number for number, chunk_id in enumerate(groups, start=1)}
     citations = tuple(_citation(numbers[chunk_id], members) for chunk_id, members in groups.items())
-    text = " ".join(f"{sentence} [{numbers[evidence.passage.chunk_id]}]" for sentence, evidence in sentences_with_evidence)
+    several = label_articles and len({evidence.passage.article_id for _, evidence in sentences_with_evidence}) > 1
+    pieces: list[str] = []
+    previous_article = None
+    for sentence, evidence in sentences_with_evidence:
+        if several and evidence.passage.article_id != previous_article:
+            pieces.append(f"{article_label(evidence.passage)}:")
+            previous_article = evidence.passage.article_id
+        pieces.append(f"{sentence} [{numbers[evidence.passage.chunk_id]}]")
     return Answer(
-        question=question, answer=text, abstained=False, citations=citations, passages=tuple(retrieved.passages),
-        confidence=score, mode=mode,
+        question=question, answer=" ".join(pieces), abstained=False, citations=citations,
+        passages=tuple(retrieved.passages), confidence=score, mode=mode,
     )
 
 
+def article_label(passage: Passage) -> str:
+    """'Title (7 March 2026)': which article, and when, a group of sentences comes from (an untitled article by its
+    source, then its id)."""
+    when = day_text(passage.date) if passage.date else "undated"
+    return f"{passage.title or passage.source or passage.article_id} ({when})"
+
+
 def _citation(number: int, members: Sequence[Evidence]) -> Citation:
-    """A citation whose quote runs from the first to the last supporting sentence of one passage."""
+    """A citation whose quote runs from the first to the last supporting sentence of one passage, with the speaker
+    of its first attributed sentence."""
     passage = members[0].passage
     start = min(evidence.span.start for evidence in members)
     end = max(evidence.span.end for evidence in members)
     quote = passage.text[start - passage.start : end - passage.start]
+    note = next((evidence.note for evidence in sorted(members, key=lambda item: item.span.start) if evidence.note and evidence.note.speaker), None)
+    speaker = Speaker(note.speaker, note.speaker_start, note.speaker_end, note.affiliation) if note else None
     return Citation(
         n=number, article_id=passage.article_id, title=passage.title, date=passage.date, source=passage.source,
         url=passage.url, chunk_id=passage.chunk_id, quote=quote, start=start, end=end,
-        score=round(max(evidence.score for evidence in members), 6),
+        score=round(max(evidence.score for evidence in members), 6), speaker=speaker,
     )

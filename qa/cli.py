@@ -284,4 +284,5 @@ def _print_answer(answer: Answer) -> None:
     for citation in answer.citations:
         click.secho(f"  [{citation.n}] {citation.title or citation.article_id}", bold=True, nl=False)
         click.echo(f" ({citation.date or 'undated'}) {citation.url or citation.source}, chars {citation.start}-{citation.end}")
-        click.echo(f'      "{citation.quote}"')
+        said = f"{citation.speaker.label}: " if citation.speaker else ""
+        click.echo(f'      {said}"{citation.quote}"')

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -21,6 +22,8 @@ from qa.config import Settings
 from qa.errors import QAError
 from qa.service import QAService
 from qa.answer import passage_sentences
+from qa.compose import leans_on_previous
+from qa.time_text import day_text
 from qa.types import Answer, Passage, SearchFilters
 
 MEASURES = {"recall@1": R @ 1, "recall@5": R @ 5, "recall@10": R @ 10, "mrr@10": RR @ 10, "ndcg@10": nDCG @ 10}
@@ -164,6 +167,7 @@ def answer_metrics(
     """answer_hit (and the first-sentence baseline), abstention rates and citation exactness."""
     with_gold = [(question, answer) for question, answer in zip(questions, answered, strict=True) if question.answers]
     hits = [answer_hit(question, answer.answer) for question, answer in with_gold if not answer.abstained]
+    lead_hits = [answer_hit(question, lead_sentence(answer)) for question, answer in with_gold if not answer.abstained]
     baseline = [
         answer_hit(question, _first_sentence(answer.passages[0])) if answer.passages else False
         for question, answer in with_gold
@@ -171,9 +175,15 @@ def answer_metrics(
     citations = [citation for answer in answered + unanswerable for citation in answer.citations]
     texts = service.snapshot().article_texts(sorted({citation.article_id for citation in citations}))
     exact = [texts.get(citation.article_id, "")[citation.start : citation.end] == citation.quote for citation in citations]
+    given = [answer for answer in answered if not answer.abstained]
+    several = [answer for answer in given if len({citation.article_id for citation in answer.citations}) > 1]
     metrics = {
         "answer_hit": _share(hits, len(with_gold)),
+        "opens_with_unresolved_pronoun": _share([opens_with_unresolved_pronoun(answer) for answer in given], len(given)),
+        "multi_article_answers": _share([True] * len(several), len(given)),
+        "multi_article_answers_showing_dates": _share([shows_every_date(answer) for answer in several], len(several)) if several else 1.0,
         "answer_hit_baseline_first_sentence": _share(baseline, len(with_gold)),
+        "answer_hit_lead_sentence": _share(lead_hits, len(with_gold)),
         "abstain_rate_answerable": _share([answer.abstained for answer in answered], len(answered)),
         "citation_exact": _share(exact, len(exact)) if exact else 1.0,
     }
@@ -194,6 +204,28 @@ def abstention_tradeoff(answered: list[Answer], unanswerable: list[Answer]) -> l
         }
         for threshold in np.arange(0.30, 0.71, 0.05)
     ]
+
+
+def opens_with_unresolved_pronoun(answer: Answer) -> bool:
+    """Whether an answer's first sentence opens with a pronoun or connective whose referent it does not name
+    ("He confirmed…" rather than "He [Putin] confirmed…")."""
+    lead = lead_sentence(answer)
+    return not answer.abstained and leans_on_previous(lead) and not re.match(r"^\W*\w+ \[[^\]]+\]", lead)
+
+
+def lead_sentence(answer: Answer) -> str:
+    """What an answer opens with: its text up to the first citation marker (after a time note or an article label)."""
+    text = answer.answer[len(answer.time_note) :].lstrip() if answer.time_note else answer.answer
+    lead = re.split(r"\[\d+\]", text, maxsplit=1)[0]
+    return _ARTICLE_LABEL.sub("", lead, count=1)
+
+
+def shows_every_date(answer: Answer) -> bool:
+    """Whether an answer drawn from several articles names each cited article's date."""
+    return all(day_text(citation.date) in answer.answer for citation in answer.citations if citation.date)
+
+
+_ARTICLE_LABEL = re.compile(r"^.*? \((?:\d{1,2} [A-Z][a-z]+ \d{4}|undated)\): ")
 
 
 def _first_sentence(passage: Passage) -> str:

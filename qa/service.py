@@ -18,15 +18,16 @@ from index.embedder import Embedder
 from index.store import IndexSnapshot, index_exists
 from qa.answer import (
     AnswerPolicy,
-    SentenceVectors,
     abstention,
     cite,
     compose_answer,
     confidence,
     rank_evidence,
+    stored_notes,
     stored_sentences,
     supporting_sentence,
 )
+from qa.evidence import SentenceVectors
 from qa.chat import ConversationStore, Turn, follow_up_vector, resolve_follow_up
 from qa.config import Settings
 from qa.errors import ArticleNotFoundError, InvalidQuestionError
@@ -176,7 +177,10 @@ class QAService:
         retrieved = self._retrieve(resolved, vector, k, filters, asked.as_of, snapshot, window)
         sentence_vectors = stored_sentences(snapshot)
         answer = self._generate(resolved, vector, retrieved, sentence_vectors) if self.settings.llm_url else None
-        answer = answer or compose_answer(resolved, vector, retrieved, sentence_vectors, self.answering, asked=asked.text)
+        answer = answer or compose_answer(
+            resolved, vector, retrieved, sentence_vectors, self.answering, asked=asked.text, notes=stored_notes(snapshot),
+            window=window,
+        )
         note = window_note(window, retrieved.passages)
         answer = replace(
             answer, question=text, resolved_question=resolved, conversation_id=conversation.id, time_window=window,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 
 
@@ -66,6 +66,23 @@ class Passage:
 
 
 @dataclass(frozen=True)
+class Speaker:
+    """Who a cited sentence quotes: the name as shown, where the article names them, the country they speak for."""
+
+    name: str
+    start: int
+    end: int
+    affiliation: str = ""
+
+    @property
+    def label(self) -> str:
+        """'Putin (Russia)', or just the name when the country is unknown or already in it."""
+        if not self.affiliation or self.affiliation.lower() in self.name.lower():
+            return self.name
+        return f"{self.name} ({self.affiliation})"
+
+
+@dataclass(frozen=True)
 class Citation:
     """A numbered reference `[n]` to the exact quoted span of an article."""
 
@@ -80,6 +97,7 @@ class Citation:
     start: int
     end: int
     score: float
+    speaker: Speaker | None = None
 
 
 @dataclass(frozen=True)
@@ -114,6 +132,7 @@ class Answer:
     mode: str = "extractive"
     time_window: TimeWindow | None = None
     time_note: str = ""
+    signals: dict[str, float] = field(default_factory=dict, compare=False)
 
 
 @dataclass(frozen=True)
@@ -123,3 +142,4 @@ class Found:
     passages: list[Passage]
     time_window: TimeWindow | None = None
     time_note: str = ""
+    signals: dict[str, float] = field(default_factory=dict, compare=False)

@@ -26,7 +26,7 @@ def test_weak_sentences_are_not_cited() -> None:
 
 
 def test_with_no_floor_both_sentences_share_one_citation() -> None:
-    policy = AnswerPolicy(min_sentence_score=-1.0)
+    policy = AnswerPolicy(min_sentence_score=-1.0, max_score_drop=10.0)
     answer = compose_answer("alpha", np.array([1.0, 0.0]), Retrieved([PASSAGE], {"a#0": 0.9}), embedded_sentences(_embed), policy)
     assert answer.answer == "Alpha beta rose. [1] Gamma delta fell. [1]"
     assert len(answer.citations) == 1 and answer.citations[0].quote == TEXT

@@ -101,7 +101,7 @@ def _check_whole(index_dir: Path, old: set[str], new: set[str], embedder: Senten
     answer = service.ask("what did Russia say about the GCC?")
     for citation in answer.citations:
         assert service.article(citation.article_id).text[citation.start : citation.end] == citation.quote
-    assert "Gulf Cooperation Council" in answer.citations[0].quote
+    assert any("Gulf Cooperation Council" in citation.quote for citation in answer.citations)
     snapshot.close()
     return "new" if ids == new else "old"
 

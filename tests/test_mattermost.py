@@ -64,10 +64,12 @@ def test_right_token_gets_the_answer_with_numbered_sources(real_service: QAServi
     assert response.status_code == 200
     data = response.json()
     assert data["response_type"] == "ephemeral"
-    assert data["text"].startswith(f"**Question:** {GCC_QUESTION}\n\nHe confirmed that Moscow")
+    assert data["text"].startswith(f"**Question:** {GCC_QUESTION}\n\n")
+    assert "Gulf Cooperation Council (GCC)" in data["text"].split("**Sources**", 1)[0]
     sources = data["text"].split("**Sources**\n", 1)[1].splitlines()
-    assert sources[0].startswith("1. Telephonic Condolences to Iran · 2026-03-07 — “")
-    assert "Gulf Cooperation Council (GCC)" in sources[0]
+    assert sources[0].startswith("1. Telephonic Condolences to Iran · 2026-03-07 — ")
+    gcc = next(line for line in sources if "Gulf Cooperation Council (GCC)" in line)
+    assert " — Putin (Russia): “" in gcc, "the statement is shown with who made it"
 
 
 def test_authorization_header_token_and_in_channel(indexed_service: QAService) -> None:

@@ -126,7 +126,6 @@ def test_an_onnx_index_answers_the_gcc_question(onnx_cache: Path, onnx_int8: Onn
     assert isinstance(service.embedder, OnnxEmbedder) and service.embedder.precision == "int8"
     answer = service.ask(GCC_QUESTION)
     assert not answer.abstained
-    first = answer.citations[0]
-    assert (first.n, first.article_id) == (1, SEED_ID)
-    assert "Gulf Cooperation Council (GCC)" in first.quote
-    assert service.article(SEED_ID).text[first.start : first.end] == first.quote
+    gcc = next(citation for citation in answer.citations if "Gulf Cooperation Council (GCC)" in citation.quote)
+    assert gcc.article_id == SEED_ID
+    assert service.article(SEED_ID).text[gcc.start : gcc.end] == gcc.quote

@@ -83,12 +83,13 @@ def test_mention_is_answered_once_in_its_thread_with_the_gcc_passage(real_servic
         assert len(bot.slack.requests("/api/chat.postMessage")) == 1
     assert post.headers["Authorization"] == f"Bearer {BOT_TOKEN}"
     assert post.body["channel"] == "C1" and post.body["thread_ts"] == THREAD
-    [first, *_] = sources(post.body["blocks"])
+    [first, *rest] = sources(post.body["blocks"])
     assert first[0] == "[1] Telephonic Condolences to Iran · 2026-03-07"
-    assert "Gulf Cooperation Council (GCC)" in first[1]
+    assert any("Gulf Cooperation Council (GCC)" in source[1] for source in [first, *rest])
     answer = " ".join(section_texts(post.body["blocks"]))
-    assert answer.startswith("He confirmed that Moscow maintained constant contact with Gulf Cooperation Council")
-    assert "[1]" in answer and "Gulf Cooperation Council" in post.body["text"]
+    assert "He confirmed that Moscow maintained constant contact with Gulf Cooperation Council" in answer
+    assert not answer.startswith("He "), "the answer opens with a pronoun it does not resolve"
+    assert "[1]" in answer and post.body["text"].startswith(answer[:40])
     [turn] = real_service.conversations.get_or_create(f"slack:{TEAM_ID}:C1:{THREAD}").turns
     assert turn.question == GCC_QUESTION
 
@@ -114,8 +115,7 @@ def test_follow_up_in_the_thread_is_answered_from_the_iran_passage(real_service:
     contexts = [block for block in second["blocks"] if block["type"] == "context"]
     notes = [element["text"] for block in contexts for element in block["elements"]]
     assert (f"Read as: {turns[1].resolved}" in notes) == (turns[1].resolved != turns[1].question)
-    [source, *_] = sources(second["blocks"])
-    assert "Pezeshkian expressed gratitude" in source[1]
+    assert any("Pezeshkian expressed gratitude" in source[1] for source in sources(second["blocks"]))
 
 
 UNVERIFIED: dict[str, Callable[[str], dict[str, str]]] = {

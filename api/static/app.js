@@ -60,6 +60,11 @@ function answerParagraph(answer) {
   return paragraph;
 }
 
+function speakerLabel(speaker) {
+  const known = speaker.affiliation && !speaker.name.toLowerCase().includes(speaker.affiliation.toLowerCase());
+  return known ? `${speaker.name} (${speaker.affiliation})` : speaker.name;
+}
+
 function sourcesList(answer) {
   const list = element("ol", "sources");
   list.setAttribute("aria-label", "Sources");
@@ -72,7 +77,9 @@ function sourcesList(answer) {
     const where = citation.url || citation.source;
     button.append(" ", element("span", "source-meta", [citation.date, where].filter(Boolean).join(" · ")));
     button.addEventListener("click", () => showCitation(citation, button));
-    item.append(button, element("blockquote", "quote", citation.quote));
+    const quote = element("blockquote", "quote", citation.quote);
+    if (citation.speaker) quote.prepend(element("span", "speaker", `${speakerLabel(citation.speaker)}: `));
+    item.append(button, quote);
     list.append(item);
   }
   return list;

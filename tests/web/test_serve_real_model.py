@@ -18,9 +18,11 @@ def test_qa_serve_answers_the_gcc_question(live_server: tuple[str, Path]) -> Non
         assert not answer["abstained"]
         first = answer["citations"][0]
         assert (first["n"], first["article_id"], first["date"]) == (1, SEED_ID, "2026-03-07")
-        assert "Gulf Cooperation Council (GCC)" in first["quote"]
-        assert answer["answer"].index("Gulf Cooperation Council") < answer["answer"].index("[1]")
+        gcc = next(citation for citation in answer["citations"] if "Gulf Cooperation Council (GCC)" in citation["quote"])
+        assert gcc["speaker"] == {"name": "Putin", "start": gcc["speaker"]["start"], "end": gcc["speaker"]["end"], "affiliation": "Russia"}
+        assert answer["answer"].index("Gulf Cooperation Council") < answer["answer"].rindex(f"[{gcc['n']}]")
         text = client.get(f"/v1/articles/{SEED_ID}").json()["text"]
+        assert text[gcc["speaker"]["start"] : gcc["speaker"]["end"]].endswith("Putin")
         for citation in answer["citations"]:
             assert text[citation["start"] : citation["end"]] == citation["quote"]
         passages = client.post("/v1/search", json={"question": GCC_QUESTION, "k": 3}).json()["passages"]

@@ -1,0 +1,105 @@
+"""Whether to answer: a small logistic model over the evidence (similarities and their margins, keyword coverage,
+fused scores, whether the best sentence has the kind of name the question asks for, whether it is from the period
+asked about, whether it is the speaker asked about) gives the probability that the sources answer the question.
+
+The model is trained by `python -m bench.abstention` on half of the dev questions with their gold-removed variants,
+checked on the other half, and shipped as qa/abstention_model.json, which records the index format whose notes it
+reads; answering needs only numpy.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from qa.evidence import Evidence
+from qa.speaker_question import AskedSpeaker, speaks_for
+from qa.terms import coverage, stemmed_terms
+from qa.types import TimeWindow
+
+MODEL_PATH = Path(__file__).with_name("abstention_model.json")
+FEATURES = (
+    "passage_cosine", "sentence_cosine", "sentence_coverage", "sentence_score", "sentence_margin", "article_score",
+    "article_margin", "passage_coverage", "type_fit", "window_fit", "speaker_fit",
+)
+_EXPECTED_KINDS = (
+    (re.compile(r"\b(?:how\s+(?:many|much)|what\s+(?:percentage|share|proportion|number|amount)|how\s+(?:far|long|old|big|high))\b", re.I), frozenset({"CARDINAL", "MONEY", "PERCENT", "QUANTITY", "DATE", "TIME"})),
+    (re.compile(r"\b(?:when|what\s+(?:year|date|day|month|time))\b", re.I), frozenset({"DATE", "TIME"})),
+    (re.compile(r"\bwhere\b|\bwhich\s+(?:country|city|state|nation|region|town)\b", re.I), frozenset({"GPE", "LOC", "FAC"})),
+    (re.compile(r"\bwho(?:m|se)?\b|\bwhich\s+(?:company|organi[sz]ation|team|party|group|person|leader|president|minister)\b", re.I), frozenset({"PERSON", "ORG", "NORP", "GPE"})),
+)
+UNKNOWN = 0.5
+
+
+def expected_kinds(question: str) -> frozenset[str] | None:
+    """The kinds of names that would answer the question (a number for 'how many', a person for 'who'…), or None."""
+    return next((kinds for pattern, kinds in _EXPECTED_KINDS if pattern.search(question)), None)
+
+
+def evidence_features(
+    question: str,
+    passage_cosines: Sequence[float],
+    article_scores: Sequence[float],
+    ranked: Sequence[Evidence],
+    window: TimeWindow | None,
+    speaker: AskedSpeaker | None,
+) -> dict[str, float]:
+    """The signals the model weighs, for one question and its evidence (best passage and sentence first)."""
+    best = ranked[0] if ranked else None
+    second = ranked[1] if len(ranked) > 1 else None
+    terms = stemmed_terms(question)
+    kinds = expected_kinds(question)
+    labels = best.note.labels if best and best.note else frozenset()
+    return {
+        "passage_cosine": max(passage_cosines, default=0.0),
+        "sentence_cosine": best.similarity if best else 0.0,
+        "sentence_coverage": best.coverage if best else 0.0,
+        "sentence_score": best.score if best else 0.0,
+        "sentence_margin": best.score - second.score if best and second else 0.0,
+        "article_score": article_scores[0] if article_scores else 0.0,
+        "article_margin": article_scores[0] - article_scores[1] if len(article_scores) > 1 else 0.0,
+        "passage_coverage": coverage(terms, stemmed_terms(best.passage.text)) if best else 0.0,
+        "type_fit": UNKNOWN if kinds is None or best is None else float(bool(kinds & labels)),
+        "window_fit": UNKNOWN if window is None or best is None or best.passage.date is None else float(window.distance(best.passage.date) == 0),
+        "speaker_fit": UNKNOWN if speaker is None or best is None else float(speaks_for(speaker, best.note)),
+    }
+
+
+@dataclass(frozen=True)
+class AbstentionModel:
+    """Standardised features, logistic weights, and the index format whose notes it was trained on."""
+
+    mean: tuple[float, ...]
+    scale: tuple[float, ...]
+    weights: tuple[float, ...]
+    intercept: float
+    format_version: int
+    trained_on: str = ""
+
+    def probability(self, features: dict[str, float]) -> float:
+        """The probability that the sources answer the question."""
+        total = self.intercept + sum(
+            weight * (features[name] - mean) / scale
+            for name, weight, mean, scale in zip(FEATURES, self.weights, self.mean, self.scale, strict=True)
+        )
+        return 1.0 / (1.0 + math.exp(-max(min(total, 60.0), -60.0)))
+
+    def to_json(self) -> str:
+        """The model as the JSON file the package ships."""
+        return json.dumps({"features": list(FEATURES), **{key: getattr(self, key) for key in (
+            "mean", "scale", "weights", "intercept", "format_version", "trained_on")}}, indent=2)
+
+
+def load_model(path: Path = MODEL_PATH) -> AbstentionModel:
+    """The shipped abstention model, checked to weigh the features this version computes."""
+    data = json.loads(path.read_text(encoding="utf-8"))
+    if tuple(data["features"]) != FEATURES:
+        raise ValueError(f"{path} weighs {data['features']}, this version computes {list(FEATURES)}; retrain with `python -m bench.abstention`")
+    return AbstentionModel(
+        tuple(data["mean"]), tuple(data["scale"]), tuple(data["weights"]), float(data["intercept"]),
+        int(data["format_version"]), str(data.get("trained_on", "")),
+    )

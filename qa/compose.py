@@ -1,0 +1,109 @@
+"""How chosen sentences read as an answer: grouped by article (the best first, or the newest first when the question
+asks for the latest), in each article's own order; a sentence that leans on the one before it ("He confirmed…",
+"But…") names its referent in brackets ("He [Putin] confirmed…") when index time found who "he" is, or brings that
+sentence along; a sentence that repeats one already chosen is left out."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import replace
+from datetime import date
+
+import numpy as np
+
+from qa.evidence import Evidence, SentenceVectors
+from qa.terms import stemmed_terms
+
+LEANING_PRONOUNS = frozenset({"he", "she", "it", "they", "his", "her", "its", "their", "him", "them"})
+LEANING_WORDS = LEANING_PRONOUNS | frozenset(
+    {"this", "that", "these", "those", "but", "however", "also", "meanwhile", "moreover", "still", "yet", "instead",
+     "such", "then", "there", "thus", "therefore", "furthermore", "additionally", "nevertheless"}
+)
+_FIRST_WORD = re.compile(r"^\W*(\w+)")
+_EXPLETIVE = re.compile(
+    r"^\W*(?:there(?:'s|’s|\s+(?:is|are|was|were|has|have|had|will|may|might|could|would|remains?|seems?)\b)"
+    r"|it(?:'s|’s|\s+(?:is|was|has\s+been|had\s+been|will\s+be|would\s+be|remains|seems|appears))\s+(?:\w+\s+){0,3}?(?:that|to|whether|how|why|when|if)\b)",
+    re.IGNORECASE,
+)
+_LATEST = re.compile(r"\b(?:latest|newest|most\s+recent(?:ly)?|recently|lately)\b", re.IGNORECASE)
+_REPEAT_OVERLAP = 0.7
+
+
+def first_word(text: str) -> str:
+    """The sentence's first word, lower-cased ('' when it has none)."""
+    match = _FIRST_WORD.match(text)
+    return match.group(1).lower() if match else ""
+
+
+def leans_on_previous(text: str) -> bool:
+    """Whether a sentence opens with a pronoun or a connective that needs the sentence before it ("There is…" and
+    "It was determined that…" do not: their 'there' and 'it' point at nothing)."""
+    return first_word(text) in LEANING_WORDS and not _EXPLETIVE.match(text)
+
+
+def asks_for_latest(question: str) -> bool:
+    """Whether the question asks for the newest news ('latest', 'most recent', 'recently')."""
+    return bool(_LATEST.search(question))
+
+
+def without_repeats(ranked: Sequence[Evidence], limit: int, floor: float) -> list[Evidence]:
+    """The best sentence and the next best above the floor, up to limit, skipping any that mostly repeats (by stemmed
+    words) one already taken."""
+    chosen: list[Evidence] = []
+    seen: list[set[str]] = []
+    for evidence in ranked:
+        if len(chosen) == limit:
+            break
+        if chosen and evidence.score < floor:
+            break
+        words = stemmed_terms(evidence.span.text)
+        if any(len(words & other) >= _REPEAT_OVERLAP * min(len(words), len(other)) for other in seen if words and other):
+            continue
+        chosen.append(evidence)
+        seen.append(words)
+    return chosen
+
+
+def arrange(
+    chosen: Sequence[Evidence], query_vector: np.ndarray, sentence_vectors: SentenceVectors, newest_first: bool
+) -> list[tuple[str, Evidence]]:
+    """The chosen sentences as they will read: (text shown, evidence), grouped by article and in article order."""
+    groups: dict[str, list[Evidence]] = {}
+    for evidence in chosen:
+        groups.setdefault(evidence.passage.article_id, []).append(evidence)
+    order = list(groups)
+    if newest_first:
+        order.sort(key=lambda article_id: groups[article_id][0].passage.date or date.min, reverse=True)
+    arranged: list[tuple[str, Evidence]] = []
+    for article_id in order:
+        members = sorted(groups[article_id], key=lambda evidence: evidence.span.start)
+        arranged.extend(_readable(members, query_vector, sentence_vectors))
+    return arranged
+
+
+def _readable(members: list[Evidence], query_vector: np.ndarray, sentence_vectors: SentenceVectors) -> list[tuple[str, Evidence]]:
+    """One article's sentences; the first, when it leans on the sentence before, made readable on its own."""
+    first = members[0]
+    text = first.span.text
+    if not leans_on_previous(text):
+        return [(evidence.span.text, evidence) for evidence in members]
+    note = first.note
+    if first_word(text) in LEANING_PRONOUNS and note and note.speaker and 0 <= note.speaker_start < first.span.start:
+        named = re.sub(r"^(\W*\w+)", lambda match: f"{match.group(1)} [{note.speaker}]", text, count=1)
+        return [(named, first), *((evidence.span.text, evidence) for evidence in members[1:])]
+    before = _sentence_before(first, query_vector, sentence_vectors)
+    shown = [before] if before is not None and before.span.start not in {evidence.span.start for evidence in members} else []
+    return [(evidence.span.text, evidence) for evidence in [*shown, *members]]
+
+
+def _sentence_before(evidence: Evidence, query_vector: np.ndarray, sentence_vectors: SentenceVectors) -> Evidence | None:
+    """The sentence just before this one in its passage, as evidence of the same rank (None at the passage's start)."""
+    spans = sentence_vectors(evidence.passage)
+    earlier = [(span, vector) for span, vector in spans if span.end <= evidence.span.start]
+    if not earlier:
+        return None
+    span, vector = earlier[-1]
+    similarity = float(vector @ query_vector)
+    return replace(evidence, span=span, score=evidence.score, similarity=similarity, coverage=0.0, note=None)
+

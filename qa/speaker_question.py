@@ -1,0 +1,73 @@
+"""Whose words a question asks for: "what did Russia say about the GCC?", "how did Iran respond?", "what was
+Putin's reaction?", "according to the ministry…", "who said…?"; and whether a sentence's speaker is that one."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from index.places import country_of
+from index.speakers import SentenceNote
+
+_VERB = (
+    r"(?:say|said|saying|says|tell|told|telling|announce|announced|claim|claimed|warn|warned|respond|responded|react|"
+    r"reacted|reply|replied|think|thought|argue|argued|state|stated|propose|proposed|want|wanted|demand|demanded|"
+    r"promise|promised|pledge|pledged|call|called|describe|described|mean|meant|insist|insisted|add|added|note|noted)"
+)
+_WHO = r"(?P<who>[\w][\w’'.\- ]{0,60}?)"
+_PATTERNS = (
+    re.compile(rf"\b(?:what|how)\s+(?:did|does|do|has|have|had|is|are|was|were|will|would)\s+{_WHO}\s+{_VERB}\b", re.IGNORECASE),
+    re.compile(
+        r"\b(?P<who>(?:[A-Z][\w.\-]*\s+){0,3}[A-Z][\w.\-]*)['’]s\s+"
+        r"(?i:response|reaction|reply|position|stance|view|views|statement|comments?|remarks?|message|warning)\b"
+    ),
+    re.compile(r"\baccording\s+to\s+(?P<who>[^,?.;]{1,60})", re.IGNORECASE),
+)
+_ANYONE = re.compile(rf"^\s*who\s+{_VERB}\b", re.IGNORECASE)
+_ARTICLES = re.compile(r"^(?:the|a|an)\s+", re.IGNORECASE)
+_GENERIC = frozenset(
+    {"it", "they", "he", "she", "you", "we", "i", "people", "this", "that", "report", "article", "story", "study", "survey", "poll", "data", "law", "bill"}
+)
+
+
+@dataclass(frozen=True)
+class AskedSpeaker:
+    """The speaker a question asks about ("" for 'who said…?': anyone), and the country that name stands for."""
+
+    who: str
+    country: str | None
+
+
+def asked_speaker(question: str) -> AskedSpeaker | None:
+    """The speaker whose words the question asks for, or None when it asks for no one's words."""
+    if _ANYONE.search(question):
+        return AskedSpeaker("", None)
+    for pattern in _PATTERNS:
+        match = pattern.search(question)
+        if match:
+            who = _ARTICLES.sub("", match.group("who").strip(" ,’'"))
+            if who and who.lower() not in _GENERIC:
+                return AskedSpeaker(who, _country_in(who))
+    return None
+
+
+def speaks_for(asked: AskedSpeaker, note: SentenceNote | None) -> bool:
+    """Whether a sentence's statement is by the asked speaker: the same person or body, or one who answers for the
+    same country ('Russia' is answered by Putin, Moscow, the Kremlin or Russia's Foreign Ministry)."""
+    if note is None or not note.speaker:
+        return False
+    if not asked.who:
+        return True
+    if asked.country and note.affiliation == asked.country:
+        return True
+    asked_words = {word for word in re.findall(r"\w+", asked.who.lower())}
+    speaker_words = {word for word in re.findall(r"\w+", note.speaker.lower())}
+    return bool(asked_words & speaker_words) and (speaker_words <= asked_words or asked_words <= speaker_words)
+
+
+def _country_in(who: str) -> str | None:
+    """The country a speaker phrase names ("Russia", "the Russian president", "Moscow"), if any."""
+    whole = country_of(who)
+    if whole:
+        return whole
+    return next((country for word in re.findall(r"[\w’'.]+", who) if (country := country_of(word))), None)
