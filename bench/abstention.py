@@ -3,14 +3,14 @@ and once with its gold articles removed (they do not); a logistic regression ove
 the even-numbered questions of rtqa-passages and rtqa-articles and checked on the odd ones, then written to
 qa/abstention_model.json with the threshold that answers 90 % of answerable training questions.
 
-Run: python -m bench.abstention [--write] [--json bench/results/abstention.json]
+Run: python -m bench.abstention [--write] [--json bench/results/abstention.json] [--rows DIR]
+(--rows keeps each set's gathered signals in DIR and reuses them, so refitting does not ask every question again.)
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-from dataclasses import replace
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -24,6 +24,7 @@ from tqdm import tqdm
 from bench.machine import describe
 from index.manifest import FORMAT_VERSION
 from qa.abstain import FEATURES, MODEL_PATH, AbstentionModel
+from qa.answer import AnswerPolicy
 from qa.config import Settings
 from qa.evaluate import eval_index_dir, load_questions
 from qa.service import QAService
@@ -38,9 +39,11 @@ def gather(name: str) -> list[dict[str, Any]]:
     """Signals of every question of a set, asked as of its date with and without its gold articles."""
     settings = Settings()
     corpus = SHARED / name / "corpus.jsonl"
-    service = QAService(settings.model_copy(update={"index_dir": eval_index_dir(settings.index_dir.parent / "eval", corpus, settings), "as_of_today": False}))
+    service = QAService(
+        settings.model_copy(update={"index_dir": eval_index_dir(settings.index_dir.parent / "eval", corpus, settings), "as_of_today": False}),
+        answering=AnswerPolicy(max_sentences=settings.answer_sentences, min_confidence=-1.0),
+    )
     service.index_paths([corpus], show_progress=True)
-    service.answering = replace(service.answering, model=None)
     rows = []
     for number, question in enumerate(tqdm(load_questions(SHARED / name / "questions.jsonl"), desc=name, unit="q")):
         as_of = date.fromisoformat(question.date[:10]) if question.date else None
@@ -50,10 +53,23 @@ def gather(name: str) -> list[dict[str, Any]]:
     return rows
 
 
+def gathered(name: str, folder: Path | None) -> list[dict[str, Any]]:
+    """A set's rows, read from the folder when gathered before on an index of this format, else gathered (and kept)."""
+    path = folder / f"{name}-format{FORMAT_VERSION}.json" if folder else None
+    if path and path.exists():
+        return list(json.loads(path.read_text(encoding="utf-8")))
+    rows = gather(name)
+    if path:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(rows), encoding="utf-8")
+    return rows
+
+
 def fit(rows: list[dict[str, Any]]) -> tuple[AbstentionModel, float]:
     """A logistic model on the rows, and the probability at which it answers TARGET_ANSWERED of the answerable."""
-    features = np.array([[row[name] for name in FEATURES] for row in rows])
+    features = np.array([[row[name] for name in FEATURES] for row in rows], dtype=float)
     labels = np.array([row["answerable"] for row in rows])
+    features = np.where(np.isnan(features), np.nanmean(features, axis=0), features)  # unmeasured: the mean, as at answer time
     scaler = StandardScaler().fit(features)
     regression = LogisticRegression(C=1.0, max_iter=1000).fit(scaler.transform(features), labels)
     model = AbstentionModel(
@@ -85,8 +101,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--write", action="store_true", help=f"Write the model to {MODEL_PATH}.")
     parser.add_argument("--json", type=Path, default=None)
+    parser.add_argument("--rows", type=Path, default=None, help="Folder keeping each set's gathered signals.")
     arguments = parser.parse_args()
-    rows = [row for name in SETS for row in gather(name)]
+    rows = [row for name in SETS for row in gathered(name, arguments.rows)]
     train = [row for row in rows if row["number"] % 2 == 0]
     model, threshold = fit(train)
     report: dict[str, Any] = {"threshold": threshold, "weights": dict(zip(FEATURES, model.weights, strict=True)),

@@ -62,7 +62,10 @@ def measure(name: str, limit: int | None) -> list[dict[str, Any]]:
     """Every policy on one set, both protocols."""
     settings = Settings()
     corpus = SHARED / name / "corpus.jsonl"
-    service = QAService(settings.model_copy(update={"index_dir": eval_index_dir(settings.index_dir.parent / "eval", corpus, settings), "as_of_today": False}))
+    service = QAService(
+        settings.model_copy(update={"index_dir": eval_index_dir(settings.index_dir.parent / "eval", corpus, settings), "as_of_today": False}),
+        answering=AnswerPolicy(min_confidence=-1.0),
+    )
     service.index_paths([corpus], show_progress=True)
     questions = load_questions(SHARED / name / "questions.jsonl")[:limit]
     snapshot = service.snapshot()

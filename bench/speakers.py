@@ -1,7 +1,9 @@
 """Who-said-what: precision and recall of the index-time speaker finder on hand-written cases (the shipped seed,
 and sentences of rtqa-articles named by offset), plus its cost per article.
 
-Run: python -m bench.speakers [--json bench/results/speakers.json]
+Run: python -m bench.speakers [--cost N] [--json bench/results/speakers.json]
+(--cost N indexes N rtqa-articles articles twice into fresh indexes, with and without finding speakers, and reports
+the added share of indexing time.)
 """
 
 from __future__ import annotations
@@ -14,7 +16,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import tempfile
+
 from index.articles import load_paths
+from index.build import update_index
+from qa.answer import AnswerPolicy
+from qa.config import Settings
+from qa.service import QAService
 from index.speakers import SentenceNote, SpeakerFinder
 from index.text import paragraphs, sentences
 
@@ -88,13 +96,42 @@ def score(finder: SpeakerFinder, cases: list[Case], texts: dict[str, str]) -> di
     }
 
 
+class _NoSpeakers(SpeakerFinder):
+    """A finder that finds nothing, for indexing without the NLP pass."""
+
+    def annotate(self, texts: Any, sentences: Any, done: Any = None) -> list[list[SentenceNote]]:
+        """No notes for any text."""
+        return [[] for _ in texts]
+
+
+def indexing_cost(count: int, finder: SpeakerFinder) -> dict[str, Any]:
+    """Index the first `count` rtqa-articles articles into fresh indexes without and with the speaker pass."""
+    articles = [article for article, _ in zip(load_paths([SHARED]).articles, range(count), strict=False)]
+    service = QAService(Settings(), answering=AnswerPolicy())
+    embedder = service.embedder
+    embedder.embed(["warm up"])
+    finder.annotate(["Warm up, he said."], [[(0, 17)]])
+    seconds = {}
+    with tempfile.TemporaryDirectory() as folder:
+        for label, speakers in (("without", _NoSpeakers()), ("with", finder)):
+            report = update_index(Path(folder) / label, embedder, service.chunking, articles, speakers=speakers)
+            seconds[label] = report.seconds
+            chunks = report.chunks
+    return {"articles": len(articles), "chunks": chunks, "seconds_without": seconds["without"], "seconds_with": seconds["with"],
+            "added_share": round(seconds["with"] / seconds["without"] - 1, 3)}
+
+
 def main() -> None:
     """Score the finder, print the figures and misses, optionally write JSON."""
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--json", type=Path, default=None)
+    parser.add_argument("--cost", type=int, default=0, help="Also measure the indexing cost on this many articles.")
     arguments = parser.parse_args()
     finder = SpeakerFinder()
-    results = {}
+    results: dict[str, Any] = {}
+    if arguments.cost:
+        results["cost"] = indexing_cost(arguments.cost, finder)
+        print(json.dumps(results["cost"]))
     for part in ("rtqa-articles", "held-out", "held-out-2", "held-out-3"):
         cases, texts = load_cases(with_shared=True, part=part)
         if part != "rtqa-articles":

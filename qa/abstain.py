@@ -1,6 +1,8 @@
-"""Whether to answer: a small logistic model over the evidence (similarities and their margins, keyword coverage,
-fused scores, whether the best sentence has the kind of name the question asks for, whether it is from the period
-asked about, whether it is the speaker asked about) gives the probability that the sources answer the question.
+"""Whether to answer: a small logistic model over the evidence (the best passage cosine, the best sentence's score
+and its margin over the next, how far the best article stands out from the other candidates before any time bonus,
+whether the best sentence holds the kind of name the question asks for, whether it is from the period the question
+names and how close in time it is compared with the closest candidates, whether it is by the speaker asked about)
+gives the probability that the sources answer the question.
 
 The model is trained by `python -m bench.abstention` on half of the dev questions with their gold-removed variants,
 checked on the other half, and shipped as qa/abstention_model.json, which records the index format whose notes it
@@ -16,6 +18,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from index.manifest import FORMAT_VERSION
+from qa.errors import QAError
 from qa.evidence import Evidence
 from qa.speaker_question import AskedSpeaker, speaks_for
 from qa.terms import coverage, stemmed_terms
@@ -23,8 +27,8 @@ from qa.types import TimeWindow
 
 MODEL_PATH = Path(__file__).with_name("abstention_model.json")
 FEATURES = (
-    "passage_cosine", "sentence_cosine", "sentence_coverage", "sentence_score", "sentence_margin", "article_score",
-    "article_margin", "passage_coverage", "type_fit", "window_fit", "speaker_fit",
+    "passage_cosine", "sentence_score", "sentence_margin", "article_relevance", "article_margin", "type_fit",
+    "window_fit", "period_bonus", "speaker_fit",
 )
 _EXPECTED_KINDS = (
     (re.compile(r"\b(?:how\s+(?:many|much)|what\s+(?:percentage|share|proportion|number|amount)|how\s+(?:far|long|old|big|high))\b", re.I), frozenset({"CARDINAL", "MONEY", "PERCENT", "QUANTITY", "DATE", "TIME"})),
@@ -47,8 +51,10 @@ def evidence_features(
     ranked: Sequence[Evidence],
     window: TimeWindow | None,
     speaker: AskedSpeaker | None,
+    time_bonus: float = math.nan,
 ) -> dict[str, float]:
-    """The signals the model weighs, for one question and its evidence (best passage and sentence first)."""
+    """The signals the model weighs, for one question and its evidence (best passage and sentence first); NaN where
+    a signal cannot be measured (how far the best article stands out, among too few candidates)."""
     best = ranked[0] if ranked else None
     second = ranked[1] if len(ranked) > 1 else None
     terms = stemmed_terms(question)
@@ -60,11 +66,13 @@ def evidence_features(
         "sentence_coverage": best.coverage if best else 0.0,
         "sentence_score": best.score if best else 0.0,
         "sentence_margin": best.score - second.score if best and second else 0.0,
-        "article_score": article_scores[0] if article_scores else 0.0,
-        "article_margin": article_scores[0] - article_scores[1] if len(article_scores) > 1 else 0.0,
+        "article_relevance": article_scores[0] if article_scores else math.nan,
+        "article_margin": article_scores[0] - article_scores[1] if len(article_scores) > 1 else math.nan,
         "passage_coverage": coverage(terms, stemmed_terms(best.passage.text)) if best else 0.0,
         "type_fit": UNKNOWN if kinds is None or best is None else float(bool(kinds & labels)),
         "window_fit": UNKNOWN if window is None or best is None or best.passage.date is None else float(window.distance(best.passage.date) == 0),
+        "period_bonus": time_bonus if window is not None else math.nan,
+        "time_bonus": time_bonus,
         "speaker_fit": UNKNOWN if speaker is None or best is None else float(speaks_for(speaker, best.note)),
     }
 
@@ -81,10 +89,12 @@ class AbstentionModel:
     trained_on: str = ""
 
     def probability(self, features: dict[str, float]) -> float:
-        """The probability that the sources answer the question."""
+        """The probability that the sources answer the question (a signal that could not be measured counts as its
+        training mean)."""
         total = self.intercept + sum(
             weight * (features[name] - mean) / scale
             for name, weight, mean, scale in zip(FEATURES, self.weights, self.mean, self.scale, strict=True)
+            if not math.isnan(features[name])
         )
         return 1.0 / (1.0 + math.exp(-max(min(total, 60.0), -60.0)))
 
@@ -95,10 +105,14 @@ class AbstentionModel:
 
 
 def load_model(path: Path = MODEL_PATH) -> AbstentionModel:
-    """The shipped abstention model, checked to weigh the features this version computes."""
+    """The shipped abstention model, checked to weigh the features this version computes from the notes of this
+    index format."""
     data = json.loads(path.read_text(encoding="utf-8"))
-    if tuple(data["features"]) != FEATURES:
-        raise ValueError(f"{path} weighs {data['features']}, this version computes {list(FEATURES)}; retrain with `python -m bench.abstention`")
+    if tuple(data["features"]) != FEATURES or int(data["format_version"]) != FORMAT_VERSION:
+        raise QAError(
+            f"{path} weighs {data['features']} from index format {data['format_version']}; this version computes "
+            f"{list(FEATURES)} from format {FORMAT_VERSION}: retrain it with `python -m bench.abstention --write`"
+        )
     return AbstentionModel(
         tuple(data["mean"]), tuple(data["scale"]), tuple(data["weights"]), float(data["intercept"]),
         int(data["format_version"]), str(data.get("trained_on", "")),

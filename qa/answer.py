@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
@@ -19,6 +20,8 @@ from qa.terms import coverage, distinctive_coverage, stemmed_terms
 from qa.time_text import day_text
 from qa.types import Answer, Citation, Passage, Speaker, TimeWindow
 
+MIN_CROWD = 20  # candidate articles needed before standing out from them is evidence
+MIN_TIME_BONUS = 0.2  # z units: a candidate within ~4 half-lives of the day asked about
 NOT_FOUND = "The sources don't cover this: no passage in the indexed articles answers the question."
 
 
@@ -27,7 +30,7 @@ class AnswerPolicy:
     """How answers are chosen; the defaults are what `qa eval` measured (docs/benchmarks.md)."""
 
     max_sentences: int = 3
-    min_confidence: float = 0.45
+    min_confidence: float = 0.3
     lexical_weight: float = 0.8
     confidence_lexical_weight: float = 0.2
     rank_penalty: float = 0.05
@@ -153,8 +156,7 @@ def compose_answer(
     weak. A question about someone's words favours that speaker's statements."""
     speaker = asked_speaker(asked or question)
     ranked = rank_evidence(question, query_vector, retrieved.passages, sentence_vectors, policy, asked, notes, speaker)
-    signals = evidence_features(asked or question, list(retrieved.cosines.values()), article_scores(retrieved), ranked, window, speaker)
-    score = policy.model.probability(signals) if policy.model else confidence(retrieved, ranked, policy.confidence_lexical_weight)
+    score, signals = answer_probability(asked or question, retrieved, ranked, policy, window, speaker)
     if not ranked or score < policy.min_confidence:
         return replace(abstention(question, retrieved, score), signals=signals)
     floor = max(policy.min_sentence_score, ranked[0].score - policy.max_score_drop)
@@ -163,9 +165,41 @@ def compose_answer(
     return replace(cite(question, arranged, retrieved, score, label_articles=True), signals=signals)
 
 
+def answer_probability(
+    question: str,
+    retrieved: Retrieved,
+    ranked: Sequence[Evidence],
+    policy: AnswerPolicy,
+    window: TimeWindow | None = None,
+    speaker: AskedSpeaker | None = None,
+) -> tuple[float, dict[str, float]]:
+    """How likely the evidence answers the question (the policy's model; without one, the raw-similarity confidence),
+    and the signals it was read from."""
+    signals = evidence_features(
+        question, list(retrieved.cosines.values()), article_scores(retrieved), ranked, window, speaker, time_bonus_share(retrieved)
+    )
+    score = policy.model.probability(signals) if policy.model else confidence(retrieved, ranked, policy.confidence_lexical_weight)
+    return score, signals
+
+
+def time_bonus_share(retrieved: Retrieved) -> float:
+    """The first article's time bonus as a share of the largest any candidate got: whether the best answer is as close
+    to the period asked about (or the as-of day) as the closest candidates. NaN when no candidate is near it (no time
+    preference, or a corpus that ends long before the as-of day), where time says nothing."""
+    if not retrieved.passages or not retrieved.time_bonus:
+        return math.nan
+    largest = max(retrieved.time_bonus.values())
+    if largest < MIN_TIME_BONUS:
+        return math.nan
+    return retrieved.time_bonus.get(retrieved.passages[0].article_id, 0.0) / largest
+
+
 def article_scores(retrieved: Retrieved) -> list[float]:
-    """The score of each retrieved article, best first (an article's passages carry its score)."""
-    return list({passage.article_id: passage.score for passage in retrieved.passages}.values())
+    """How far each candidate article stands out from the others, before any time bonus, best first; none when there
+    are too few candidates for that to mean anything (a small corpus)."""
+    if len(retrieved.relevance) < MIN_CROWD:
+        return []
+    return sorted(retrieved.relevance.values(), reverse=True)
 
 
 def cite(

@@ -39,7 +39,8 @@ class Settings(BaseSettings):
     max_question_chars: int = Field(default=2000, ge=10, description="Longest accepted question.")
     answer_sentences: int = Field(default=3, ge=1, le=3, description="Sentences in an extractive answer.")
     min_confidence: float = Field(
-        default=0.45, ge=-1.0, le=1.0, description="Abstain when the best passage's cosine is below this."
+        default=0.3, ge=-1.0, le=1.0,
+        description="Abstain when the probability that the sources answer (qa/abstention_model.json) is below this.",
     )
     keyword_weight: float = Field(default=0.3, ge=0.0, le=1.0, description="Weight of BM25 in hybrid retrieval.")
     recency_weight: float = Field(default=4.0, ge=0.0, description="Bonus for recent articles when a question has as_of.")

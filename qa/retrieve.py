@@ -4,7 +4,7 @@ wants, and one long article must not crowd the list), with an optional recency p
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import date
 
 import numpy as np
@@ -40,10 +40,13 @@ class RetrievalPolicy:
 
 @dataclass(frozen=True)
 class Retrieved:
-    """Ranked passages and the raw cosine of each, which (unlike fused scores) is comparable across questions."""
+    """Ranked passages and the raw cosine of each, which (unlike fused scores) is comparable across questions; and each
+    candidate article's evidence before any time bonus (how far it stands out from the other candidates)."""
 
     passages: list[Passage]
     cosines: dict[str, float]
+    relevance: dict[str, float] = field(default_factory=dict)
+    time_bonus: dict[str, float] = field(default_factory=dict)
 
 
 def retrieve(
@@ -83,12 +86,14 @@ def retrieve(
     owners = snapshot.owners(dense.keys() | keyword.keys())
     chunk_scores = {rowid: score for rowid, score in fuse(dense, keyword, policy.keyword_weight).items() if rowid in owners}
     by_article = _group(chunk_scores, owners)
-    scores = article_scores(by_article, dense, keyword, article_keyword, policy)
+    scores = relevance = article_scores(by_article, dense, keyword, article_keyword, policy)
+    bonus: dict[str, float] = {}
     if preferred and policy.recency_weight > 0:
-        scores = {
-            article_id: score + policy.recency_weight * closeness(owners[by_article[article_id][0]].date, preferred, policy)
-            for article_id, score in scores.items()
+        bonus = {
+            article_id: policy.recency_weight * closeness(owners[by_article[article_id][0]].date, preferred, policy)
+            for article_id in scores
         }
+        scores = {article_id: score + bonus[article_id] for article_id, score in scores.items()}
     ranked = sorted(scores, key=lambda article_id: scores[article_id], reverse=True)
     chosen = _passages(ranked, by_article, k, policy.passages_per_article)
     rows = snapshot.chunks(chosen)
@@ -97,7 +102,8 @@ def retrieve(
     missing = [rowid for rowid in chosen if rowid not in dense]
     if missing:
         dense.update(zip(missing, (snapshot.vectors_for(missing) @ query_vector).tolist(), strict=True))
-    return Retrieved(passages, {passage.chunk_id: dense[rowid] for passage, rowid in zip(passages, chosen, strict=True)})
+    cosines = {passage.chunk_id: dense[rowid] for passage, rowid in zip(passages, chosen, strict=True)}
+    return Retrieved(passages, cosines, relevance, bonus)
 
 
 def closeness(published: date | None, window: TimeWindow, policy: RetrievalPolicy) -> float:

@@ -20,17 +20,18 @@ from qa.answer import (
     AnswerPolicy,
     abstention,
     cite,
+    answer_probability,
     compose_answer,
-    confidence,
     rank_evidence,
     stored_notes,
     stored_sentences,
     supporting_sentence,
 )
-from qa.evidence import SentenceVectors
+from qa.abstain import load_model
 from qa.chat import ConversationStore, Turn, follow_up_vector, resolve_follow_up
 from qa.config import Settings
 from qa.errors import ArticleNotFoundError, InvalidQuestionError
+from qa.evidence import SentenceVectors
 from qa.generate import NOT_FOUND_REPLY, ChatEndpoint, GenerationError, build_messages, parse_reply, request_completion
 from qa.retrieve import RetrievalPolicy, Retrieved, retrieve
 from qa.time_text import window_note
@@ -69,7 +70,7 @@ class QAService:
             recency_half_life_days=settings.recency_half_life_days,
         )
         self.answering = answering or AnswerPolicy(
-            max_sentences=settings.answer_sentences, min_confidence=settings.min_confidence
+            max_sentences=settings.answer_sentences, min_confidence=settings.min_confidence, model=load_model()
         )
         self.conversations = conversations or ConversationStore(settings.conversation_ttl_seconds)
         self._snapshot: IndexSnapshot | None = None
@@ -269,7 +270,7 @@ class QAService:
     ) -> Answer | None:
         """A generated answer whose sentences cite existing passages, or None to fall back to the extractive one."""
         ranked = rank_evidence(question, vector, retrieved.passages, sentence_vectors, self.answering)
-        score = confidence(retrieved, ranked, self.answering.confidence_lexical_weight)
+        score, _ = answer_probability(question, retrieved, ranked, self.answering)
         if score < self.answering.min_confidence:
             return None
         key = self.settings.llm_api_key
