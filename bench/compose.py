@@ -1,7 +1,8 @@
 """How answers are composed, measured: answer_hit (the gold answer appears in the answer), the same for the lead
 sentence, the share of answers opening with an unresolved pronoun, multi-article answers and whether they show every
 date, and sentences per answer, for several composition policies (how far below the best sentence another may score,
-how much a statement by the asked-about speaker is favoured), on rtqa-passages and rtqa-articles, without dates and
+how much a statement by the asked-about speaker is favoured, how much a sentence holding the kind of name the
+question wants is favoured), on rtqa-passages and rtqa-articles, without dates and
 as of each question's date. Abstention is off here (every question answered) so policies compare on the same answers;
 retrieval runs once per question and is shared by the policies.
 
@@ -20,7 +21,7 @@ from typing import Any
 from tqdm import tqdm
 
 from bench.machine import describe
-from qa.answer import AnswerPolicy, compose_answer, stored_notes, stored_sentences
+from qa.answer import AnswerPolicy, compose_answer, stored_notes, stored_previous, stored_sentences
 from qa.config import Settings
 from qa.evaluate import answer_hit, eval_index_dir, lead_sentence, load_questions, opens_with_unresolved_pronoun, shows_every_date
 from qa.retrieve import Retrieved
@@ -36,6 +37,10 @@ POLICIES = {
     "drop 0.3, speaker 0.15": {"max_score_drop": 0.3, "speaker_weight": 0.15},
     "drop 0.3, speaker 0": {"max_score_drop": 0.3, "speaker_weight": 0.0},
     "one sentence": {"max_sentences": 1, "speaker_weight": 0.3},
+    "drop 1.0, type 0.15": {"max_score_drop": 1.0, "type_weight": 0.15},
+    "drop 1.0, type 0.3": {"max_score_drop": 1.0, "type_weight": 0.3},
+    "drop 0.5, type 0.3": {"max_score_drop": 0.5, "type_weight": 0.3},
+    "4 sentences, drop 1.0": {"max_sentences": 4, "max_score_drop": 1.0},
 }
 
 
@@ -69,7 +74,7 @@ def measure(name: str, limit: int | None) -> list[dict[str, Any]]:
     service.index_paths([corpus], show_progress=True)
     questions = load_questions(SHARED / name / "questions.jsonl")[:limit]
     snapshot = service.snapshot()
-    sentences, notes = stored_sentences(snapshot), stored_notes(snapshot)
+    sentences, notes, previous = stored_sentences(snapshot), stored_notes(snapshot), stored_previous(snapshot)
     rows = []
     for protocol in ("no date", "as of"):
         prepared = [
@@ -79,7 +84,8 @@ def measure(name: str, limit: int | None) -> list[dict[str, Any]]:
         for label, changes in POLICIES.items():
             policy = replace(AnswerPolicy(), min_confidence=-1.0, **changes)
             answers = [
-                compose_answer(item.text, item.vector, item.retrieved, sentences, policy, asked=item.asked, notes=notes, window=item.window)
+                compose_answer(item.text, item.vector, item.retrieved, sentences, policy, asked=item.asked, notes=notes, window=item.window,
+                               previous_passage=previous)
                 for item in prepared
             ]
             rows.append({"set": name, "protocol": protocol, "policy": label, **summarise(questions, answers)})

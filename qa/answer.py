@@ -11,10 +11,10 @@ import numpy as np
 from index.speakers import SentenceNote
 from index.store import IndexSnapshot
 from index.text import Span, chunk_sentences
-from qa.abstain import AbstentionModel, evidence_features
+from qa.abstain import AbstentionModel, evidence_features, expected_kinds
 from qa.compose import arrange, asks_for_latest, without_repeats
-from qa.evidence import Embed, Evidence, SentenceNotes, SentenceVectors, no_notes
-from qa.retrieve import Retrieved
+from qa.evidence import Embed, Evidence, PreviousPassage, SentenceNotes, SentenceVectors, no_notes, no_previous
+from qa.retrieve import Retrieved, to_passage
 from qa.speaker_question import AskedSpeaker, asked_speaker, speaks_for
 from qa.terms import coverage, distinctive_coverage, stemmed_terms
 from qa.time_text import day_text
@@ -38,6 +38,7 @@ class AnswerPolicy:
     min_sentence_score: float = 0.3
     max_score_drop: float = 1.0
     speaker_weight: float = 0.3
+    type_weight: float = 0.3
     model: AbstentionModel | None = None
 
 
@@ -92,6 +93,19 @@ def stored_notes(snapshot: IndexSnapshot) -> SentenceNotes:
     return lookup
 
 
+def stored_previous(snapshot: IndexSnapshot) -> PreviousPassage:
+    """The chunk before a passage in its article, read from the generation the passage was retrieved from."""
+
+    def lookup(passage: Passage) -> Passage | None:
+        ordinal = int(passage.chunk_id.rsplit("#", 1)[1])
+        if ordinal == 0:
+            return None
+        before = next((row for row in snapshot.neighbours(passage.article_id, ordinal) if row.ordinal == ordinal - 1), None)
+        return to_passage(before, passage.score) if before else None
+
+    return lookup
+
+
 def rank_evidence(
     question: str,
     query_vector: np.ndarray,
@@ -103,7 +117,8 @@ def rank_evidence(
     speaker: AskedSpeaker | None = None,
 ) -> list[Evidence]:
     """Sentences of the top passages, best first: cosine to the question plus distinctive term coverage, minus a
-    rank penalty, plus a bonus for a statement by the speaker the question asks about. Each also records its
+    rank penalty, plus a bonus for a statement by the speaker the question asks about and one for holding the kind of
+    name the question wants (a person for 'who', a date for 'when', a number for 'how many'…). Each also records its
     coverage of the terms asked (a follow-up's own words, when it has any) and its index-time note."""
     seen: set[tuple[str, int, int]] = set()
     candidates: list[tuple[Passage, int, Span, np.ndarray, SentenceNote | None]] = []
@@ -116,6 +131,7 @@ def rank_evidence(
                 candidates.append((passage, rank, span, vector, passage_notes.get(span.start)))
     terms = stemmed_terms(question)
     asked_terms = (stemmed_terms(asked) if asked else set()) or terms
+    kinds = expected_kinds(asked or question) if policy.type_weight else None
     sentence_terms = [stemmed_terms(span.text) for _, _, span, _, _ in candidates]
     distinctive = distinctive_coverage(terms, sentence_terms)
     scored: list[Evidence] = []
@@ -125,6 +141,8 @@ def rank_evidence(
         score = similarity + policy.lexical_weight * weighted - policy.rank_penalty * rank
         if speaker is not None and speaks_for(speaker, note):
             score += policy.speaker_weight
+        if kinds and note is not None and kinds & note.labels:
+            score += policy.type_weight
         scored.append(Evidence(passage, rank, span, score, similarity, covered, note))
     return sorted(scored, key=lambda evidence: evidence.score, reverse=True)
 
@@ -150,6 +168,7 @@ def compose_answer(
     asked: str | None = None,
     notes: SentenceNotes = no_notes,
     window: TimeWindow | None = None,
+    previous_passage: PreviousPassage = no_previous,
 ) -> Answer:
     """Choose the sentences that best answer the question (as resolved against the conversation) and arrange them to
     read well (by article, in article order, referents named), or abstain when the evidence for what was asked is
@@ -161,7 +180,7 @@ def compose_answer(
         return replace(abstention(question, retrieved, score), signals=signals)
     floor = max(policy.min_sentence_score, ranked[0].score - policy.max_score_drop)
     chosen = without_repeats(ranked, policy.max_sentences, floor)
-    arranged = arrange(chosen, query_vector, sentence_vectors, newest_first=asks_for_latest(asked or question))
+    arranged = arrange(chosen, query_vector, sentence_vectors, asks_for_latest(asked or question), previous_passage)
     return replace(cite(question, arranged, retrieved, score, label_articles=True), signals=signals)
 
 
@@ -232,10 +251,9 @@ def cite(
 
 
 def article_label(passage: Passage) -> str:
-    """'Title (7 March 2026)': which article, and when, a group of sentences comes from (an untitled article by its
-    source, then its id)."""
+    """'Title (7 March 2026)': which article (by its id when untitled), and when, a group of sentences comes from."""
     when = day_text(passage.date) if passage.date else "undated"
-    return f"{passage.title or passage.source or passage.article_id} ({when})"
+    return f"{passage.title or passage.article_id} ({when})"
 
 
 def _citation(number: int, members: Sequence[Evidence]) -> Citation:

@@ -12,7 +12,7 @@ from datetime import date
 
 import numpy as np
 
-from qa.evidence import Evidence, SentenceVectors
+from qa.evidence import Evidence, PreviousPassage, SentenceVectors, no_previous
 from qa.terms import stemmed_terms
 
 LEANING_PRONOUNS = frozenset({"he", "she", "it", "they", "his", "her", "its", "their", "him", "them"})
@@ -21,6 +21,11 @@ LEANING_WORDS = LEANING_PRONOUNS | frozenset(
      "such", "then", "there", "thus", "therefore", "furthermore", "additionally", "nevertheless"}
 )
 _FIRST_WORD = re.compile(r"^\W*(\w+)")
+_TIME_OPENING = re.compile(
+    r"^\W*(?:this|that|these|those)\s+(?:morning|afternoon|evening|night|week|weekend|month|year|spring|summer|fall|"
+    r"autumn|winter|season|time|past|coming|last|next|\d)",
+    re.IGNORECASE,
+)
 _EXPLETIVE = re.compile(
     r"^\W*(?:there(?:'s|’s|\s+(?:is|are|was|were|has|have|had|will|may|might|could|would|remains?|seems?)\b)"
     r"|it(?:'s|’s|\s+(?:is|was|has\s+been|had\s+been|will\s+be|would\s+be|remains|seems|appears))\s+(?:\w+\s+){0,3}?(?:that|to|whether|how|why|when|if)\b)",
@@ -28,6 +33,7 @@ _EXPLETIVE = re.compile(
 )
 _LATEST = re.compile(r"\b(?:latest|newest|most\s+recent(?:ly)?|recently|lately)\b", re.IGNORECASE)
 _REPEAT_OVERLAP = 0.7
+_MAX_BROUGHT = 3
 
 
 def first_word(text: str) -> str:
@@ -38,8 +44,8 @@ def first_word(text: str) -> str:
 
 def leans_on_previous(text: str) -> bool:
     """Whether a sentence opens with a pronoun or a connective that needs the sentence before it ("There is…" and
-    "It was determined that…" do not: their 'there' and 'it' point at nothing)."""
-    return first_word(text) in LEANING_WORDS and not _EXPLETIVE.match(text)
+    "It was determined that…" do not: their 'there' and 'it' point at nothing; nor does "This fall…")."""
+    return first_word(text) in LEANING_WORDS and not _EXPLETIVE.match(text) and not _TIME_OPENING.match(text)
 
 
 def asks_for_latest(question: str) -> bool:
@@ -66,7 +72,11 @@ def without_repeats(ranked: Sequence[Evidence], limit: int, floor: float) -> lis
 
 
 def arrange(
-    chosen: Sequence[Evidence], query_vector: np.ndarray, sentence_vectors: SentenceVectors, newest_first: bool
+    chosen: Sequence[Evidence],
+    query_vector: np.ndarray,
+    sentence_vectors: SentenceVectors,
+    newest_first: bool,
+    previous_passage: PreviousPassage = no_previous,
 ) -> list[tuple[str, Evidence]]:
     """The chosen sentences as they will read: (text shown, evidence), grouped by article and in article order."""
     groups: dict[str, list[Evidence]] = {}
@@ -78,12 +88,15 @@ def arrange(
     arranged: list[tuple[str, Evidence]] = []
     for article_id in order:
         members = sorted(groups[article_id], key=lambda evidence: evidence.span.start)
-        arranged.extend(_readable(members, query_vector, sentence_vectors))
+        arranged.extend(_readable(members, query_vector, sentence_vectors, previous_passage))
     return arranged
 
 
-def _readable(members: list[Evidence], query_vector: np.ndarray, sentence_vectors: SentenceVectors) -> list[tuple[str, Evidence]]:
-    """One article's sentences; the first, when it leans on the sentence before, made readable on its own."""
+def _readable(
+    members: list[Evidence], query_vector: np.ndarray, sentence_vectors: SentenceVectors, previous_passage: PreviousPassage
+) -> list[tuple[str, Evidence]]:
+    """One article's sentences; the first, when it leans on the sentence before, made readable on its own (its
+    referent named, or up to three sentences before it brought along)."""
     first = members[0]
     text = first.span.text
     if not leans_on_previous(text):
@@ -92,18 +105,31 @@ def _readable(members: list[Evidence], query_vector: np.ndarray, sentence_vector
     if first_word(text) in LEANING_PRONOUNS and note and note.speaker and 0 <= note.speaker_start < first.span.start:
         named = re.sub(r"^(\W*\w+)", lambda match: f"{match.group(1)} [{note.speaker}]", text, count=1)
         return [(named, first), *((evidence.span.text, evidence) for evidence in members[1:])]
-    before = _sentence_before(first, query_vector, sentence_vectors)
-    shown = [before] if before is not None and before.span.start not in {evidence.span.start for evidence in members} else []
+    shown: list[Evidence] = []
+    leaning = first
+    while len(shown) < _MAX_BROUGHT:  # a brought sentence that leans too brings the one before it
+        before = _sentence_before(leaning, query_vector, sentence_vectors, previous_passage)
+        if before is None or before.span.start in {evidence.span.start for evidence in members}:
+            break
+        shown.insert(0, before)
+        if not leans_on_previous(before.span.text):
+            break
+        leaning = before
     return [(evidence.span.text, evidence) for evidence in [*shown, *members]]
 
 
-def _sentence_before(evidence: Evidence, query_vector: np.ndarray, sentence_vectors: SentenceVectors) -> Evidence | None:
-    """The sentence just before this one in its passage, as evidence of the same rank (None at the passage's start)."""
-    spans = sentence_vectors(evidence.passage)
-    earlier = [(span, vector) for span, vector in spans if span.end <= evidence.span.start]
-    if not earlier:
-        return None
-    span, vector = earlier[-1]
-    similarity = float(vector @ query_vector)
-    return replace(evidence, span=span, score=evidence.score, similarity=similarity, coverage=0.0, note=None)
+def _sentence_before(
+    evidence: Evidence, query_vector: np.ndarray, sentence_vectors: SentenceVectors, previous_passage: PreviousPassage
+) -> Evidence | None:
+    """The sentence just before this one in its article, as evidence of the same rank: from its own passage, or, at
+    the passage's start, from the passage before it (None at the article's start)."""
+    for passage in (evidence.passage, previous_passage(evidence.passage)):
+        if passage is None:
+            return None
+        earlier = [(span, vector) for span, vector in sentence_vectors(passage) if span.end <= evidence.span.start]
+        if earlier:
+            span, vector = earlier[-1]
+            similarity = float(vector @ query_vector)
+            return replace(evidence, passage=passage, span=span, similarity=similarity, coverage=0.0, note=None)
+    return None
 

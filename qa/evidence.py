@@ -14,6 +14,7 @@ from qa.types import Passage
 Embed = Callable[[Sequence[str]], np.ndarray]
 SentenceVectors = Callable[[Passage], list[tuple[Span, np.ndarray]]]
 SentenceNotes = Callable[[Passage], dict[int, SentenceNote]]
+PreviousPassage = Callable[[Passage], Passage | None]
 
 
 @dataclass(frozen=True)
@@ -32,3 +33,8 @@ class Evidence:
 def no_notes(passage: Passage) -> dict[int, SentenceNote]:
     """The notes lookup for texts outside an index: none."""
     return {}
+
+
+def no_previous(passage: Passage) -> Passage | None:
+    """The previous-passage lookup for texts outside an index: none."""
+    return None

@@ -24,6 +24,7 @@ from qa.answer import (
     compose_answer,
     rank_evidence,
     stored_notes,
+    stored_previous,
     stored_sentences,
     supporting_sentence,
 )
@@ -180,7 +181,7 @@ class QAService:
         answer = self._generate(resolved, vector, retrieved, sentence_vectors) if self.settings.llm_url else None
         answer = answer or compose_answer(
             resolved, vector, retrieved, sentence_vectors, self.answering, asked=asked.text, notes=stored_notes(snapshot),
-            window=window,
+            window=window, previous_passage=stored_previous(snapshot),
         )
         note = window_note(window, retrieved.passages)
         answer = replace(

@@ -107,3 +107,30 @@ def test_a_speaker_is_shown_with_the_country_they_speak_for() -> None:
     assert Speaker("Putin", 10, 15, "Russia").label == "Putin (Russia)"
     assert Speaker("Russia’s Foreign Ministry", 0, 25, "Russia").label == "Russia’s Foreign Ministry"
     assert Speaker("the mayor", 0, 9).label == "the mayor"
+
+
+def test_a_leaning_sentence_at_a_passage_start_brings_the_sentence_from_the_passage_before() -> None:
+    article = "Officials met in Doha on Friday. But the Gulf states refused to sign."
+    first = Passage("doha", "Doha", date(2026, 3, 7), "doha.txt", None, "doha#0", "", article[:32], 0, 32, 1.0)
+    second = Passage("doha", "Doha", date(2026, 3, 7), "doha.txt", None, "doha#1", "", article[33:], 33, len(article), 1.0)
+    retrieved = Retrieved([second], {"doha#1": 0.9})
+    answer = compose_answer(
+        "what about the gulf?", QUESTION, retrieved, embedded_sentences(_embed), AnswerPolicy(min_confidence=-1.0, max_sentences=1),
+        previous_passage=lambda passage: first if passage.chunk_id == "doha#1" else None,
+    )
+    assert answer.answer == "Officials met in Doha on Friday. [1] But the Gulf states refused to sign. [2]"
+    assert [(citation.chunk_id, citation.quote) for citation in answer.citations] == [
+        ("doha#0", "Officials met in Doha on Friday."), ("doha#1", "But the Gulf states refused to sign.")]
+    assert not opens_with_unresolved_pronoun(answer)
+
+
+def test_a_time_expression_is_not_a_leaning_this() -> None:
+    for standalone in ("This fall, Americans could get a new booster.", "This week the council met.", "That year, prices rose."):
+        assert not leans_on_previous(standalone), standalone
+    assert leans_on_previous("This prompted a backlash.")
+
+
+def test_a_brought_sentence_that_leans_too_brings_the_one_before_it() -> None:
+    text = "Javier pitched six innings. But he left after 97 pitches. It was the second no-hitter in Gulf history."
+    answer = _answer([_passage("javier", text)], max_sentences=1)
+    assert answer == "Javier pitched six innings. [1] But he left after 97 pitches. [1] It was the second no-hitter in Gulf history. [1]"
