@@ -131,6 +131,7 @@ def run_eval(
         raise QAError(f"{len(report.errors)} corpus records could not be loaded, first: {report.errors[0]}")
     rankings: dict[str, list[Passage]] = {}
     latencies: list[float] = []
+    ask_latencies: list[float] = []
     answered: list[Answer] = []
     unanswerable: list[Answer] = []
     for question in tqdm(questions, desc="Questions", unit="q", disable=not options.show_progress):
@@ -138,7 +139,9 @@ def run_eval(
         passages, elapsed = timed(lambda: service.search(question.text, options.k * 3, as_of=as_of))
         rankings[question.id] = passages
         latencies.append(elapsed)
-        answered.append(service.ask(question.text, as_of=as_of))
+        answer, elapsed = timed(lambda: service.ask(question.text, as_of=as_of))
+        answered.append(answer)
+        ask_latencies.append(elapsed)
         if options.unanswerable:
             without_gold = SearchFilters(exclude_articles=question.gold)
             unanswerable.append(service.ask(question.text, filters=without_gold, as_of=as_of))
@@ -148,6 +151,7 @@ def run_eval(
                   "embedded": report.embedded, "seconds": report.seconds},
         **ranking_metrics(rankings, questions, options.k),
         **latency_summary(latencies),
+        **{f"ask_{key}": value for key, value in latency_summary(ask_latencies).items()},
         **answer_metrics(questions, answered, unanswerable, service),
     }
     if options.unanswerable:
