@@ -104,10 +104,13 @@ def load_english() -> Language:
 class SpeakerFinder:
     """Annotates articles' sentences with speakers and name kinds, with spaCy's tagger, parser and entities."""
 
-    def __init__(self, nlp: Language | None = None, batch_size: int = 256, processes: int | None = None) -> None:
+    def __init__(
+        self, nlp: Language | None = None, batch_size: int = 256, processes: int | None = None, parallel_from: int = _PARALLEL_FROM
+    ) -> None:
         self._nlp = nlp
         self._batch_size = batch_size
         self._processes = processes if processes is not None else min(2, os.cpu_count() or 1)
+        self._parallel_from = parallel_from
 
     @property
     def nlp(self) -> Language:
@@ -128,7 +131,7 @@ class SpeakerFinder:
         articles finish."""
         ordered = [sorted(set(spans)) for spans in sentences]
         pieces = [(text[start:end], (number, start)) for number, (text, spans) in enumerate(zip(texts, ordered, strict=True)) for start, end in spans]
-        processes = self._processes if len(pieces) >= _PARALLEL_FROM else 1
+        processes = self._processes if len(pieces) >= self._parallel_from else 1
         notes: list[list[SentenceNote]] = [[] for _ in ordered]
         current: list[tuple[int, Doc]] = []
         for doc, (number, start) in self.nlp.pipe(pieces, as_tuples=True, batch_size=self._batch_size, n_process=processes):

@@ -127,3 +127,13 @@ def test_the_headline_question_is_answered_with_russias_statements_and_names_the
     assert "Putin" in answer.answer and "Gulf Cooperation Council" in answer.answer
     text = real_service.article(answer.citations[0].article_id).text
     assert all(text[speaker.start : speaker.end].endswith(speaker.name) for speaker in speakers)
+
+
+def test_worker_processes_find_the_same_speakers_with_progress(finder: SpeakerFinder) -> None:
+    texts = [TEXT, "No one spoke here.", TEXT.replace("Putin", "Lavrov")]
+    spans = [article_sentences(text) for text in texts]
+    done: list[int] = []
+    parallel = SpeakerFinder(finder.nlp, batch_size=4, processes=2, parallel_from=1).annotate(texts, spans, done.append)
+    assert parallel == finder.annotate(texts, spans)
+    assert sum(done) == len(texts)
+    assert any(note.speaker == "Lavrov" for note in parallel[2])
