@@ -30,11 +30,22 @@ FEATURES = (
     "passage_cosine", "sentence_score", "sentence_margin", "article_relevance", "article_margin", "type_fit",
     "window_fit", "period_bonus", "speaker_fit",
 )
+# "which (Democratic presidential) candidate", "what is the capital"; not "what did the president (say)"
+_ASKED_THING = r"\b(?:which|what)\s+(?:(?!(?:did|does|do|has|have|had|will|would|can|could|should|may|might)\b)[\w’'-]+\s+){0,3}?"
+_NUMBER_NOUNS = r"(?:percentage|percent|share|proportion|number|amount|age|total|price|cost|score|rate)"
+_DATE_NOUNS = r"(?:year|date|day|month|time|decade|century)"
+_PLACE_NOUNS = r"(?:country|countries|city|cities|state|states|nation|region|town|island|continent|capital|county|province|neighbou?rhood)"
+_NAMED_NOUNS = (
+    r"(?:company|companies|firm|automaker|carmaker|airline|bank|brand|retailer|network|platform|agency|organi[sz]ation|"
+    r"team|teams|club|party|group|band|person|people|leader|leaders|president|minister|candidate|senator|governor|"
+    r"lawmaker|official|figure|star|singer|actor|actress|athlete|player|rapper|musician|author|director|ceo|founder|"
+    r"billionaire|celebrity|politician|judge|justice|mayor|monarch|king|queen|prince|princess|pope)"
+)
 _EXPECTED_KINDS = (
-    (re.compile(r"\b(?:how\s+(?:many|much)|what\s+(?:percentage|share|proportion|number|amount)|how\s+(?:far|long|old|big|high))\b", re.I), frozenset({"CARDINAL", "MONEY", "PERCENT", "QUANTITY", "DATE", "TIME"})),
-    (re.compile(r"\b(?:when|what\s+(?:year|date|day|month|time))\b", re.I), frozenset({"DATE", "TIME"})),
-    (re.compile(r"\bwhere\b|\bwhich\s+(?:country|city|state|nation|region|town)\b", re.I), frozenset({"GPE", "LOC", "FAC"})),
-    (re.compile(r"\bwho(?:m|se)?\b|\bwhich\s+(?:company|organi[sz]ation|team|party|group|person|leader|president|minister)\b", re.I), frozenset({"PERSON", "ORG", "NORP", "GPE"})),
+    (re.compile(rf"\bhow\s+(?:many|much|far|long|old|big|high)\b|{_ASKED_THING}{_NUMBER_NOUNS}\b", re.I), frozenset({"CARDINAL", "MONEY", "PERCENT", "QUANTITY", "DATE", "TIME"})),
+    (re.compile(rf"\bwhen\b|{_ASKED_THING}{_DATE_NOUNS}\b", re.I), frozenset({"DATE", "TIME"})),
+    (re.compile(rf"\bwhere\b|{_ASKED_THING}{_PLACE_NOUNS}\b", re.I), frozenset({"GPE", "LOC", "FAC"})),
+    (re.compile(rf"\bwho(?:m|se)?\b|{_ASKED_THING}{_NAMED_NOUNS}\b", re.I), frozenset({"PERSON", "ORG", "NORP", "GPE"})),
 )
 UNKNOWN = 0.5
 

@@ -71,3 +71,17 @@ def test_the_kind_of_name_a_question_wants(question: str, kind: str) -> None:
 
 def test_a_question_without_an_expected_kind() -> None:
     assert expected_kinds("Why did Putin call Pezeshkian?") is None
+
+
+@pytest.mark.parametrize(("question", "kind"), [
+    ("Which Democratic presidential candidate ended their campaign?", "PERSON"), ("What US state passed the law?", "GPE"),
+    ("What is the capital of Australia?", "GPE"), ("In what year did the war end?", "DATE"), ("Which NFL team won?", "ORG"),
+])
+def test_which_and_what_questions_name_the_thing_they_want(question: str, kind: str) -> None:
+    kinds = expected_kinds(question)
+    assert kinds is not None and kind in kinds
+
+
+def test_what_someone_did_or_said_wants_no_particular_kind() -> None:
+    assert expected_kinds("What did the president say about the GCC?") is None
+    assert expected_kinds("What was the operation called?") is None
