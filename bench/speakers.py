@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import os
 import tempfile
 
 from index.articles import load_paths
@@ -127,7 +128,7 @@ def main() -> None:
     parser.add_argument("--json", type=Path, default=None)
     parser.add_argument("--cost", type=int, default=0, help="Also measure the indexing cost on this many articles.")
     arguments = parser.parse_args()
-    finder = SpeakerFinder()
+    finder = SpeakerFinder(processes=min(2, os.cpu_count() or 1))  # as `qa index` runs it
     results: dict[str, Any] = {}
     if arguments.cost:
         results["cost"] = indexing_cost(arguments.cost, finder)

@@ -5,7 +5,6 @@ Every sentence also keeps the kinds of names it mentions (person, place, date, n
 
 from __future__ import annotations
 
-import os
 import re
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
@@ -102,14 +101,16 @@ def load_english() -> Language:
 
 
 class SpeakerFinder:
-    """Annotates articles' sentences with speakers and name kinds, with spaCy's tagger, parser and entities."""
+    """Annotates articles' sentences with speakers and name kinds, with spaCy's tagger, parser and entities. Worker
+    processes (`processes` > 1, for batches of `parallel_from` sentences or more) are forked, so they are for
+    command-line indexing, not for a server's request threads."""
 
     def __init__(
         self, nlp: Language | None = None, batch_size: int = 256, processes: int | None = None, parallel_from: int = _PARALLEL_FROM
     ) -> None:
         self._nlp = nlp
         self._batch_size = batch_size
-        self._processes = processes if processes is not None else min(2, os.cpu_count() or 1)
+        self._processes = processes if processes is not None else 1
         self._parallel_from = parallel_from
 
     @property

@@ -105,7 +105,9 @@ def main() -> None:
 def index_command(paths: tuple[Path, ...], rebuild: bool, index_dir: Path | None, as_json: bool) -> None:
     """Index articles (default: the seeds); only new or changed articles are embedded."""
     service = _service(index_dir)
-    report = service.index_paths(list(paths) or [service.settings.seeds_dir], show_progress=not as_json, rebuild=rebuild)
+    report = service.index_paths(
+        list(paths) or [service.settings.seeds_dir], show_progress=not as_json, rebuild=rebuild, parallel=True
+    )
     _print_report(report, as_json)
     if report.errors:
         sys.exit(1)

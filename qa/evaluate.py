@@ -126,7 +126,7 @@ def run_eval(
     questions = load_questions(questions_path)[: options.limit]
     directory = eval_index_dir(settings.index_dir.parent / "eval", corpus, settings)
     service = factory(settings.model_copy(update={"index_dir": directory, "as_of_today": False}))
-    report = service.index_paths([corpus], show_progress=options.show_progress)
+    report = service.index_paths([corpus], show_progress=options.show_progress, parallel=True)
     if report.errors:
         raise QAError(f"{len(report.errors)} corpus records could not be loaded, first: {report.errors[0]}")
     rankings: dict[str, list[Passage]] = {}

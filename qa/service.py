@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
@@ -15,6 +16,7 @@ from index.build import IndexReport, update_index
 from index.chunking import ChunkingPolicy
 from index.backends import make_embedder
 from index.embedder import Embedder
+from index.speakers import SpeakerFinder
 from index.store import IndexSnapshot, index_exists
 from qa.answer import (
     AnswerPolicy,
@@ -99,16 +101,24 @@ class QAService:
         return ChunkingPolicy(self.settings.chunk_tokens, self.settings.chunk_overlap, self.settings.chunk_context)
 
     def index_paths(
-        self, paths: Sequence[Path], prune: bool = True, show_progress: bool = False, rebuild: bool = False
+        self,
+        paths: Sequence[Path],
+        prune: bool = True,
+        show_progress: bool = False,
+        rebuild: bool = False,
+        parallel: bool = False,
     ) -> IndexReport:
         """Index the articles under paths; with prune, drop articles no longer there; with rebuild, start afresh
         (the live index keeps answering until the new one is published). Load errors and skipped files are reported;
-        a load error stops the pruning, a skipped file does not (what it held is no longer a source)."""
+        a load error stops the pruning, a skipped file does not (what it held is no longer a source). With parallel,
+        large batches find speakers in forked worker processes, one per core up to two (command-line use, not from a
+        server's threads)."""
         loaded = load_paths(paths)
         with self._write_lock:
             report = update_index(
                 self.index_dir, self.embedder, self.chunking, loaded.articles,
                 prune=prune and not loaded.errors, show_progress=show_progress, rebuild=rebuild,
+                speakers=SpeakerFinder(processes=min(2, os.cpu_count() or 1) if parallel else 1),
             )
         report.errors, report.skipped = loaded.errors, loaded.skipped
         self._refresh()
