@@ -199,6 +199,7 @@ class IndexChangeOut(BaseModel):
     chunks: int
     embedded: int
     seconds: float
+    bytes_written: int | None = Field(description="Bytes the server wrote to storage for this write (/proc/self/io); null where unknown.")
 
 
 class ArticlesWrittenOut(BaseModel):

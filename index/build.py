@@ -46,6 +46,7 @@ class IndexReport:
     chunks: int = 0
     embedded: int = 0
     seconds: float = 0.0
+    bytes_written: int | None = None  # by this process while the write ran (/proc/self/io); None where unknown
     errors: list[str] = field(default_factory=list)
     skipped: list[str] = field(default_factory=list)
 
@@ -86,7 +87,7 @@ def update_index(
     so running servers see the change. Superseded files are deleted before returning, or in the background (a
     server adding one article need not wait while a large file is freed).
     """
-    started = time.perf_counter()
+    started, written_before = time.perf_counter(), written_bytes()
     directory.mkdir(parents=True, exist_ok=True)
     with exclusive(directory):
         live = _live_manifest(directory)
@@ -107,6 +108,8 @@ def update_index(
             elif live:
                 _remove_generation(directory, live)
     plan.report.seconds = round(time.perf_counter() - started, 3)
+    written = written_bytes()
+    plan.report.bytes_written = written - written_before if written is not None and written_before is not None else None
     return plan.report
 
 
@@ -118,6 +121,15 @@ class _Plan:
     changed: list[Article]
     replaced: set[str]
     removed: set[str]
+
+
+def written_bytes() -> int | None:
+    """Bytes this process has caused to be written to storage so far (Linux /proc/self/io), or None."""
+    try:
+        with open("/proc/self/io", encoding="ascii") as handle:
+            return next(int(line.split()[1]) for line in handle if line.startswith("write_bytes:"))
+    except (OSError, StopIteration, ValueError):
+        return None
 
 
 def _plan(existing: dict[str, str], upserts: Sequence[Article], deletes: Sequence[str], prune: bool) -> _Plan:

@@ -242,7 +242,10 @@ def _print_report(report: IndexReport, as_json: bool) -> None:
         "unchanged": report.unchanged, "chunks": report.chunks, "seconds": report.seconds,
     }
     if as_json:
-        click.echo(json.dumps({**counts, "embedded": report.embedded, "errors": report.errors, "skipped": report.skipped}))
+        click.echo(json.dumps({
+            **counts, "embedded": report.embedded, "bytes_written": report.bytes_written, "errors": report.errors,
+            "skipped": report.skipped,
+        }))
     else:
         click.echo(
             f"{report.added} added, {report.updated} updated, {report.removed} removed, {report.unchanged} unchanged; "

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner, Result
 
+from index.build import written_bytes
 from index.embedder import HashingEmbedder
 from qa.cli import main
 from qa.config import Settings
@@ -40,6 +41,15 @@ def test_index_json_counts(invoke: Callable[..., Result]) -> None:
     assert counts["chunks"] > 0 and isinstance(counts["seconds"], float)
     again = json.loads(invoke("index", "--json").output)
     assert (again["unchanged"], again["embedded"]) == (1, 0)
+
+
+@pytest.mark.skipif(written_bytes() is None, reason="no /proc/self/io write_bytes on this system")
+def test_index_json_reports_the_bytes_each_write_wrote(invoke: Callable[..., Result], tmp_path: Path) -> None:
+    first = json.loads(invoke("index", "--json").output)
+    database = max((tmp_path / "cli-index").glob("gen-*.sqlite"), key=lambda path: path.stat().st_mtime)
+    assert first["bytes_written"] >= database.stat().st_size > 0
+    unchanged = json.loads(invoke("index", "--json").output)
+    assert 0 <= unchanged["bytes_written"] < 64 * 1024
 
 
 def test_index_with_a_bad_file_exits_nonzero_with_a_summary(invoke: Callable[..., Result], tmp_path: Path) -> None:

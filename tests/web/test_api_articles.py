@@ -7,6 +7,7 @@ from typing import Any
 import httpx
 import pytest
 
+from index.build import written_bytes
 from tests.conftest import SEED_ID
 
 MARLOW = {
@@ -34,6 +35,8 @@ def test_added_article_is_cited_and_deleted_one_never_again(client: httpx.Client
     written = _write(client, MARLOW)
     assert written.status_code == 200
     assert written.json()["ids"] == ["marlow-flood"] and written.json()["index"]["added"] == 1
+    if written_bytes() is not None:  # Linux: what the write cost on disk is reported
+        assert written.json()["index"]["bytes_written"] > 0
     answer = client.post("/v1/ask", json={"question": MARLOW_QUESTION}).json()
     first = answer["citations"][0]
     assert first["article_id"] == "marlow-flood" and first["url"] == MARLOW["url"] and first["date"] == "2026-04-02"
