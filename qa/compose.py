@@ -33,6 +33,7 @@ _EXPLETIVE = re.compile(
 )
 _LATEST = re.compile(r"\b(?:latest|newest|most\s+recent(?:ly)?|recently|lately)\b", re.IGNORECASE)
 _REPEAT_OVERLAP = 0.7
+_FIGURE = re.compile(r"\d[\d,]*(?:\.\d+)?")
 _MAX_BROUGHT = 3
 
 
@@ -53,22 +54,37 @@ def asks_for_latest(question: str) -> bool:
     return bool(_LATEST.search(question))
 
 
+def figures(text: str) -> frozenset[str]:
+    """The numbers a sentence states ('5', '2,000', '3.5'), as written without thousands separators."""
+    return frozenset(match.replace(",", "") for match in _FIGURE.findall(text))
+
+
 def without_repeats(ranked: Sequence[Evidence], limit: int, floor: float) -> list[Evidence]:
     """The best sentence and the next best above the floor, up to limit, skipping any that mostly repeats (by stemmed
-    words) one already taken."""
+    words) one already taken. A sentence of another article that says the same with other figures ("5 died" against
+    "7 died") is a disagreement, not a repeat: both are kept, each under its article's date."""
     chosen: list[Evidence] = []
-    seen: list[set[str]] = []
+    seen: list[tuple[set[str], Evidence]] = []
     for evidence in ranked:
         if len(chosen) == limit:
             break
         if chosen and evidence.score < floor:
             break
         words = stemmed_terms(evidence.span.text)
-        if any(len(words & other) >= _REPEAT_OVERLAP * min(len(words), len(other)) for other in seen if words and other):
+        if any(_repeats(words, evidence, other_words, other) for other_words, other in seen):
             continue
         chosen.append(evidence)
-        seen.append(words)
+        seen.append((words, evidence))
     return chosen
+
+
+def _repeats(words: set[str], evidence: Evidence, other_words: set[str], other: Evidence) -> bool:
+    """Whether a sentence mostly says what another already chosen says, figures included."""
+    if not words or not other_words or len(words & other_words) < _REPEAT_OVERLAP * min(len(words), len(other_words)):
+        return False
+    mine, theirs = figures(evidence.span.text), figures(other.span.text)
+    disagree = evidence.passage.article_id != other.passage.article_id and bool(mine) and bool(theirs) and mine != theirs
+    return not disagree
 
 
 def arrange(

@@ -134,3 +134,14 @@ def test_a_brought_sentence_that_leans_too_brings_the_one_before_it() -> None:
     text = "Javier pitched six innings. But he left after 97 pitches. It was the second no-hitter in Gulf history."
     answer = _answer([_passage("javier", text)], max_sentences=1)
     assert answer == "Javier pitched six innings. [1] But he left after 97 pitches. [1] It was the second no-hitter in Gulf history. [1]"
+
+
+def test_articles_that_disagree_on_a_figure_are_both_shown_with_their_dates() -> None:
+    early = _passage("early", "Five days on, the Gulf flood has killed 12 people, officials said.", date(2026, 3, 5))
+    late = _passage("late", "Seven days on, the Gulf flood has killed 19 people, officials said.", date(2026, 3, 7))
+    same = _passage("same", "Seven days on, the Gulf flood has killed 19 people, officials said.", date(2026, 3, 8))
+    answer = _answer([late, early], max_sentences=3)
+    assert "(7 March 2026): Seven days on, the Gulf flood has killed 19 people" in answer
+    assert "(5 March 2026): Five days on, the Gulf flood has killed 12 people" in answer
+    repeated = _answer([late, same], max_sentences=3)
+    assert repeated.count("killed 19 people") == 1
