@@ -1,5 +1,6 @@
 """Whose words a question asks for: "what did Russia say about the GCC?", "how did Iran respond?", "what was
-Putin's reaction?", "according to the ministry…", "who said…?"; and whether a sentence's speaker is that one."""
+Putin's reaction?", "did the Kremlin comment on…?", "what does Moscow fear…?", "according to the ministry…", "who
+said…?"; and whether a sentence's speaker is that one."""
 
 from __future__ import annotations
 
@@ -12,14 +13,20 @@ from index.speakers import SentenceNote
 _VERB = (
     r"(?:say|said|saying|says|tell|told|telling|announce|announced|claim|claimed|warn|warned|respond|responded|react|"
     r"reacted|reply|replied|think|thought|argue|argued|state|stated|propose|proposed|want|wanted|demand|demanded|"
-    r"promise|promised|pledge|pledged|call|called|describe|described|mean|meant|insist|insisted|add|added|note|noted)"
+    r"promise|promised|pledge|pledged|call|called|describe|described|mean|meant|insist|insisted|add|added|note|noted|"
+    r"believe|believed|feel|felt|fear|feared|expect|expected|hope|hoped|confirm|confirmed|deny|denied|admit|admitted|"
+    r"suggest|suggested|accuse|accused|critici[sz]e|critici[sz]ed|condemn|condemned|praise|praised|welcome|welcomed|"
+    r"urge|urged|write|wrote|tweet|tweeted|post|posted|reveal|revealed|explain|explained|predict|predicted)"
 )
+_SPOKE = r"(?:comment|commented|speak|spoke|talk|talked|weigh\s+in|weighed\s+in|respond|responded|react|reacted|reply|replied)"
 _WHO = r"(?P<who>[\w][\w’'.\- ]{0,60}?)"
 _PATTERNS = (
     re.compile(rf"\b(?:what|how)\s+(?:did|does|do|has|have|had|is|are|was|were|will|would)\s+{_WHO}\s+{_VERB}\b", re.IGNORECASE),
+    re.compile(rf"^\s*(?:did|does|has|have|had|was|were|is)\s+{_WHO}\s+{_SPOKE}\b", re.IGNORECASE),
     re.compile(
         r"\b(?P<who>(?:[A-Z][\w.\-]*\s+){0,3}[A-Z][\w.\-]*)['’]s\s+"
-        r"(?i:response|reaction|reply|position|stance|view|views|statement|comments?|remarks?|message|warning)\b"
+        r"(?i:response|reaction|reply|position|stance|view|views|statement|comments?|remarks?|message|warning|words|"
+        r"claims?|demands?|criticism|answer|concerns?|assessment|verdict|explanation|account|version|pledge|promise)\b"
     ),
     re.compile(r"\baccording\s+to\s+(?P<who>[^,?.;]{1,60})", re.IGNORECASE),
 )
