@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from http import HTTPStatus
 from typing import Any
 
@@ -105,9 +105,20 @@ async def _library_error(_: Request, error: Exception) -> JSONResponse:
 
 
 async def _validation_error(_: Request, error: Exception) -> JSONResponse:
-    """422 with pydantic's error list as the detail."""
+    """422 with pydantic's error list as the detail and the first problem in the message."""
     assert isinstance(error, RequestValidationError)
-    return error_response(422, "invalid_request", "the request is not valid; see detail", error.errors())
+    return error_response(422, "invalid_request", invalid_message(error.errors()), error.errors())
+
+
+def invalid_message(errors: Sequence[Any]) -> str:
+    """'the request is not valid: question: String should have at least 1 character (1 problem; see detail)'."""
+    if not errors:
+        return "the request is not valid; see detail"
+    first = errors[0]
+    where = ".".join(str(part) for part in first.get("loc", ()) if part != "body")
+    said = f"{where}: {first.get('msg', 'invalid')}" if where else str(first.get("msg", "invalid"))
+    count = f"{len(errors)} problems" if len(errors) > 1 else "1 problem"
+    return f"the request is not valid: {said} ({count}; see detail)"
 
 
 async def _http_error(_: Request, error: Exception) -> JSONResponse:
@@ -115,7 +126,7 @@ async def _http_error(_: Request, error: Exception) -> JSONResponse:
     assert isinstance(error, HTTPException)
     if error.status_code == 400:  # FastAPI's "error parsing the body": bytes that are not UTF-8, so not JSON either
         detail = [{"type": "json_invalid", "loc": ["body"], "msg": "the body is not UTF-8 JSON"}]
-        return error_response(422, "invalid_request", "the request is not valid; see detail", detail)
+        return error_response(422, "invalid_request", invalid_message(detail), detail)
     phrase = HTTPStatus(error.status_code).phrase
     code = _CODES.get(error.status_code) or phrase.lower().replace(" ", "_").replace("-", "_")
     message = error.detail if isinstance(error.detail, str) else phrase

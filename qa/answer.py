@@ -15,7 +15,7 @@ from qa.abstain import AbstentionModel, evidence_features, expected_kinds
 from qa.compose import arrange, asks_for_latest, without_repeats
 from qa.evidence import Embed, Evidence, PreviousPassage, SentenceNotes, SentenceVectors, no_notes, no_previous
 from qa.retrieve import Retrieved, to_passage
-from qa.speaker_question import AskedSpeaker, asked_speaker, speaks_for
+from qa.speaker_question import AskedSpeaker, asked_speaker, mentions, speaks_for
 from qa.terms import coverage, distinctive_coverage, stemmed_terms
 from qa.time_text import day_text
 from qa.types import Answer, Citation, Passage, Speaker, TimeWindow
@@ -172,12 +172,20 @@ def compose_answer(
 ) -> Answer:
     """Choose the sentences that best answer the question (as resolved against the conversation) and arrange them to
     read well (by article, in article order, referents named), or abstain when the evidence for what was asked is
-    weak. A question about someone's words favours that speaker's statements."""
+    weak. A question about someone's words is answered from that speaker's statements and the sentences that name
+    them, and refused when the passages neither quote nor mention them."""
     speaker = asked_speaker(asked or question)
     ranked = rank_evidence(question, query_vector, retrieved.passages, sentence_vectors, policy, asked, notes, speaker)
     score, signals = answer_probability(asked or question, retrieved, ranked, policy, window, speaker)
+    considered = [passage.text for passage in retrieved.passages[: policy.passages_considered]]
+    if speaker is not None and speaker.who and speaker.strict and not mentions(speaker, considered):
+        return replace(abstention(question, retrieved, score), signals=signals)  # no word from or about them
     if not ranked or score < policy.min_confidence:
         return replace(abstention(question, retrieved, score), signals=signals)
+    if speaker is not None and speaker.who and speaker.strict:
+        ranked = [  # their statements, and what the sources say of them
+            evidence for evidence in ranked if speaks_for(speaker, evidence.note) or mentions(speaker, [evidence.span.text])
+        ] or ranked
     floor = max(policy.min_sentence_score, ranked[0].score - policy.max_score_drop)
     chosen = without_repeats(ranked, policy.max_sentences, floor)
     arranged = arrange(chosen, query_vector, sentence_vectors, asks_for_latest(asked or question), previous_passage)
@@ -258,12 +266,14 @@ def article_label(passage: Passage) -> str:
 
 def _citation(number: int, members: Sequence[Evidence]) -> Citation:
     """A citation whose quote runs from the first to the last supporting sentence of one passage, with the speaker
-    of its first attributed sentence."""
+    of its first sentence when that sentence is a statement (never a narration's: the label must hold for what it
+    opens)."""
     passage = members[0].passage
     start = min(evidence.span.start for evidence in members)
     end = max(evidence.span.end for evidence in members)
     quote = passage.text[start - passage.start : end - passage.start]
-    note = next((evidence.note for evidence in sorted(members, key=lambda item: item.span.start) if evidence.note and evidence.note.speaker), None)
+    opening = min(members, key=lambda item: item.span.start).note
+    note = opening if opening is not None and opening.speaker else None
     speaker = Speaker(note.speaker, note.speaker_start, note.speaker_end, note.affiliation) if note else None
     return Citation(
         n=number, article_id=passage.article_id, title=passage.title, date=passage.date, source=passage.source,

@@ -193,7 +193,9 @@ class QAService:
             resolved, vector, retrieved, sentence_vectors, self.answering, asked=asked.text, notes=stored_notes(snapshot),
             window=window, previous_passage=stored_previous(snapshot),
         )
-        note = window_note(window, retrieved.passages)
+        cited = {citation.article_id for citation in answer.citations}
+        used = [passage for passage in retrieved.passages if passage.article_id in cited] or retrieved.passages
+        note = window_note(window, used, retrieved.passages)  # judged by what the answer cites
         answer = replace(
             answer, question=text, resolved_question=resolved, conversation_id=conversation.id, time_window=window,
             time_note=note, answer=f"{note} {answer.answer}" if note else answer.answer,

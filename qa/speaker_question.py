@@ -5,6 +5,7 @@ said…?"; and whether a sentence's speaker is that one."""
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from index.places import country_of
@@ -13,7 +14,7 @@ from index.speakers import SentenceNote
 _VERB = (
     r"(?:say|said|saying|says|tell|told|telling|announce|announced|claim|claimed|warn|warned|respond|responded|react|"
     r"reacted|reply|replied|think|thought|argue|argued|state|stated|propose|proposed|want|wanted|demand|demanded|"
-    r"promise|promised|pledge|pledged|call|called|describe|described|mean|meant|insist|insisted|add|added|note|noted|"
+    r"promise|promised|pledge|pledged|describe|described|insist|insisted|add|added|note|noted|"
     r"believe|believed|feel|felt|fear|feared|expect|expected|hope|hoped|confirm|confirmed|deny|denied|admit|admitted|"
     r"suggest|suggested|accuse|accused|critici[sz]e|critici[sz]ed|condemn|condemned|praise|praised|welcome|welcomed|"
     r"urge|urged|write|wrote|tweet|tweeted|post|posted|reveal|revealed|explain|explained|predict|predicted)"
@@ -28,8 +29,11 @@ _PATTERNS = (
         r"(?i:response|reaction|reply|position|stance|view|views|statement|comments?|remarks?|message|warning|words|"
         r"claims?|demands?|criticism|answer|concerns?|assessment|verdict|explanation|account|version|pledge|promise)\b"
     ),
-    re.compile(r"\baccording\s+to\s+(?P<who>[^,?.;]{1,60})", re.IGNORECASE),
+    _ACCORDING := re.compile(r"\baccording\s+to\s+(?P<who>[^,?.;]{1,60})", re.IGNORECASE),
 )
+_RELATIVE = frozenset({"who", "that", "which", "whom", "whose", "where", "when"})
+_MAX_NAME_WORDS = 6
+_ARTICLE_WORDS = frozenset({"the", "a", "an"})
 _ANYONE = re.compile(rf"^\s*who\s+{_VERB}\b", re.IGNORECASE)
 _ARTICLES = re.compile(r"^(?:the|a|an)\s+", re.IGNORECASE)
 _GENERIC = frozenset(
@@ -39,10 +43,13 @@ _GENERIC = frozenset(
 
 @dataclass(frozen=True)
 class AskedSpeaker:
-    """The speaker a question asks about ("" for 'who said…?': anyone), and the country that name stands for."""
+    """The speaker a question asks about ("" for 'who said…?': anyone), the country that name stands for, and whether
+    the question asks for their words ("what did X say?", strict) or only names them as a source ("…, according to
+    X?", where the answer may be any sentence)."""
 
     who: str
     country: str | None
+    strict: bool = True
 
 
 def asked_speaker(question: str) -> AskedSpeaker | None:
@@ -53,8 +60,9 @@ def asked_speaker(question: str) -> AskedSpeaker | None:
         match = pattern.search(question)
         if match:
             who = _ARTICLES.sub("", match.group("who").strip(" ,’'"))
-            if who and who.lower() not in _GENERIC:
-                return AskedSpeaker(who, _country_in(who))
+            words = who.lower().split()
+            if who and words[0] not in _GENERIC | _ARTICLE_WORDS and len(words) <= _MAX_NAME_WORDS and not _RELATIVE & set(words):
+                return AskedSpeaker(who, _country_in(who), strict=pattern is not _ACCORDING)
     return None
 
 
@@ -70,6 +78,19 @@ def speaks_for(asked: AskedSpeaker, note: SentenceNote | None) -> bool:
     asked_words = {word for word in re.findall(r"\w+", asked.who.lower())}
     speaker_words = {word for word in re.findall(r"\w+", note.speaker.lower())}
     return bool(asked_words & speaker_words) and (speaker_words <= asked_words or asked_words <= speaker_words)
+
+
+def mentions(asked: AskedSpeaker, texts: Sequence[str]) -> bool:
+    """Whether any text names the asked speaker (every word of the name), or, for a country, any of its names or
+    places that stand for it ('Russia' is mentioned by 'Moscow', 'Russian' or 'the Kremlin')."""
+    words = re.findall(r"\w+", asked.who.lower())
+    for text in texts:
+        lowered = text.lower()
+        if words and all(re.search(rf"\b{re.escape(word)}", lowered) for word in words):
+            return True
+        if asked.country and any(country_of(word) == asked.country for word in re.findall(r"[\w’'.]+", text)):
+            return True
+    return False
 
 
 def _country_in(who: str) -> str | None:

@@ -53,12 +53,13 @@ def outside_window_note(window: TimeWindow, closest: list[date]) -> str:
     return f"No article {period} answers this; the closest found are from {dates}."
 
 
-def window_note(window: TimeWindow | None, passages: Sequence[Passage]) -> str:
+def window_note(window: TimeWindow | None, passages: Sequence[Passage], nearest: Sequence[Passage] = ()) -> str:
     """'' when there is no window or some passage is from it; else what a reader must know: none is, and when the
-    closest ones are from."""
+    closest ones are from (those passages' dates, or, when they have none, the dates of `nearest`)."""
     if window is None or not passages:
         return ""
     dated = sorted({passage.date for passage in passages if passage.date}, key=window.distance)
     if dated and window.distance(dated[0]) == 0:
         return ""
+    dated = dated or sorted({passage.date for passage in nearest if passage.date}, key=window.distance)
     return outside_window_note(window, sorted(dated[:2]))

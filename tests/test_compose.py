@@ -145,3 +145,25 @@ def test_articles_that_disagree_on_a_figure_are_both_shown_with_their_dates() ->
     assert "(5 March 2026): Five days on, the Gulf flood has killed 12 people" in answer
     repeated = _answer([late, same], max_sentences=3)
     assert repeated.count("killed 19 people") == 1
+
+
+def test_a_quote_opening_with_narration_carries_no_speaker_label() -> None:
+    text = "Putin spoke by phone on Friday. He confirmed contact with the Gulf states."
+    passage = _passage("putin", text)
+    notes = _notes_for(passage, {"He confirmed": ("Putin", 0)})
+    retrieved = Retrieved([passage], {"putin#0": 0.9})
+    policy = AnswerPolicy(min_confidence=-1.0, max_sentences=2, min_sentence_score=-1.0, max_score_drop=10.0)
+    answer = compose_answer("what about the gulf?", QUESTION, retrieved, embedded_sentences(_embed), policy, notes=lambda p: notes)
+    assert answer.citations[0].quote == text and answer.citations[0].speaker is None
+
+
+def test_a_question_about_someones_words_is_answered_from_their_statements_or_refused() -> None:
+    text = "Lavrov said the Gulf talks would go on. The Gulf states met in Doha. Gulf ministers signed a pact."
+    passage = _passage("gulf", text)
+    notes = _notes_for(passage, {"Lavrov said": ("Lavrov", 0)})
+    retrieved = Retrieved([passage], {"gulf#0": 0.9})
+    policy = AnswerPolicy(min_confidence=-1.0, min_sentence_score=-1.0, max_score_drop=10.0)
+    answer = compose_answer("what did Lavrov say about the gulf?", QUESTION, retrieved, embedded_sentences(_embed), policy, notes=lambda p: notes)
+    assert answer.answer == "Lavrov said the Gulf talks would go on. [1]"
+    refused = compose_answer("what did Macron say about the gulf?", QUESTION, retrieved, embedded_sentences(_embed), policy, notes=lambda p: notes)
+    assert refused.abstained and refused.citations == ()

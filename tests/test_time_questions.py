@@ -144,3 +144,11 @@ def test_slack_and_mattermost_show_the_period(tmp_path: Path) -> None:
     blocks = json.dumps(slack_message(ChatReply(answer.question, answer)).blocks, ensure_ascii=False)
     assert ":calendar: Searched articles from 16–22 May 2022" in blocks
     assert "_Searched articles from 16–22 May 2022_" in mattermost_text(ChatReply(answer.question, answer))
+
+
+def test_the_note_goes_by_the_articles_cited_not_by_unrelated_ones_from_the_period(tmp_path: Path) -> None:
+    service = _service(tmp_path, today=date(2026, 12, 3))
+    service.upsert_articles([make_article("bakery", "Bakery wins prize", "A bakery in Hollin won a bread prize.", "news", date(2026, 12, 1))])
+    answer = service.ask("what did the ferry union say this week?")
+    assert {citation.article_id for citation in answer.citations} <= {"strike-may-02", "strike-may-16", "strike-2021", "strike-undated"}
+    assert answer.time_note.startswith("No article from 27 November – 3 December 2026 answers this"), answer.answer

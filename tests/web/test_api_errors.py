@@ -32,12 +32,14 @@ def test_malformed_json_is_422_with_pydantics_detail(client: httpx.Client) -> No
     response = client.post("/v1/ask", content=b'{"question": ', headers={"content-type": "application/json"})
     error = _error(response, 422, "invalid_request")
     assert error["detail"][0]["type"] == "json_invalid"
+    assert "JSON" in error["message"] and "see detail" in error["message"]
 
 
 @pytest.mark.parametrize("question", ["", "   \n\t"])
 def test_empty_question_is_422(client: httpx.Client, question: str) -> None:
     error = _error(client.post("/v1/ask", json={"question": question}), 422, "invalid_request")
     assert error["detail"][0]["loc"] == ["body", "question"]
+    assert error["message"].startswith("the request is not valid: question: "), error["message"]
 
 
 @pytest.mark.parametrize(
