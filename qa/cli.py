@@ -257,7 +257,7 @@ def _print_report(report: IndexReport, as_json: bool) -> None:
         click.echo(f"error: {error}", err=True)
     if report.errors:
         click.echo(
-            f"{len(report.errors)} source(s) could not be indexed; fix them and run `qa index` again "
+            f"{len(report.errors)} file(s) or line(s) could not be indexed (listed above); fix them and run `qa index` again "
             "(articles that vanished are kept until every source loads).",
             err=True,
         )
