@@ -169,12 +169,13 @@ def compose_answer(
     notes: SentenceNotes = no_notes,
     window: TimeWindow | None = None,
     previous_passage: PreviousPassage = no_previous,
+    previous_speaker: str = "",
 ) -> Answer:
     """Choose the sentences that best answer the question (as resolved against the conversation) and arrange them to
     read well (by article, in article order, referents named), or abstain when the evidence for what was asked is
     weak. A question about someone's words is answered from that speaker's statements and the sentences that name
     them, and refused when the passages neither quote nor mention them."""
-    speaker = asked_speaker(asked or question)
+    speaker = asked_speaker(asked or question, previous_speaker)
     ranked = rank_evidence(question, query_vector, retrieved.passages, sentence_vectors, policy, asked, notes, speaker)
     score, signals = answer_probability(asked or question, retrieved, ranked, policy, window, speaker)
     considered = [passage.text for passage in retrieved.passages[: policy.passages_considered]]

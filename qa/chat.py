@@ -29,12 +29,14 @@ CONTEXT_WEIGHT = 0.4
 
 @dataclass(frozen=True)
 class Turn:
-    """One exchange: what was asked, what it was resolved to, and the answer given."""
+    """One exchange: what was asked, what it was resolved to, the answer given, the period it searched and whose
+    words it quoted first (so 'what did he say about it?' can mean that speaker)."""
 
     question: str
     resolved: str
     answer: str
     window: TimeWindow | None = None
+    speaker: str = ""
 
 
 @dataclass

@@ -192,6 +192,7 @@ class QAService:
         answer = answer or compose_answer(
             resolved, vector, retrieved, sentence_vectors, self.answering, asked=asked.text, notes=stored_notes(snapshot),
             window=window, previous_passage=stored_previous(snapshot),
+            previous_speaker=conversation.turns[-1].speaker if conversation.turns else "",
         )
         cited = {citation.article_id for citation in answer.citations}
         used = [passage for passage in retrieved.passages if passage.article_id in cited] or retrieved.passages
@@ -200,7 +201,8 @@ class QAService:
             answer, question=text, resolved_question=resolved, conversation_id=conversation.id, time_window=window,
             time_note=note, answer=f"{note} {answer.answer}" if note else answer.answer,
         )
-        self.conversations.record(conversation, Turn(text, resolved, answer.answer, window))
+        quoted = next((citation.speaker.name for citation in answer.citations if citation.speaker), "")
+        self.conversations.record(conversation, Turn(text, resolved, answer.answer, window, quoted))
         return answer
 
     def warm_up(self) -> IndexSnapshot:

@@ -33,6 +33,7 @@ _PATTERNS = (
 )
 _RELATIVE = frozenset({"who", "that", "which", "whom", "whose", "where", "when"})
 _MAX_NAME_WORDS = 6
+_FOLLOWING = frozenset({"he", "she", "they"})
 _ARTICLE_WORDS = frozenset({"the", "a", "an"})
 _ANYONE = re.compile(rf"^\s*who\s+{_VERB}\b", re.IGNORECASE)
 _ARTICLES = re.compile(r"^(?:the|a|an)\s+", re.IGNORECASE)
@@ -52,14 +53,17 @@ class AskedSpeaker:
     strict: bool = True
 
 
-def asked_speaker(question: str) -> AskedSpeaker | None:
-    """The speaker whose words the question asks for, or None when it asks for no one's words."""
+def asked_speaker(question: str, previous: str = "") -> AskedSpeaker | None:
+    """The speaker whose words the question asks for, or None when it asks for no one's words; 'he', 'she' or
+    'they' in a follow-up ("what did he say about it?") is the speaker the previous answer quoted, when it quoted one."""
     if _ANYONE.search(question):
         return AskedSpeaker("", None)
     for pattern in _PATTERNS:
         match = pattern.search(question)
         if match:
             who = _ARTICLES.sub("", match.group("who").strip(" ,’'"))
+            if previous and who.lower() in _FOLLOWING:
+                return AskedSpeaker(previous, _country_in(previous))
             words = who.lower().split()
             if who and words[0] not in _GENERIC | _ARTICLE_WORDS and len(words) <= _MAX_NAME_WORDS and not _RELATIVE & set(words):
                 return AskedSpeaker(who, _country_in(who), strict=pattern is not _ACCORDING)

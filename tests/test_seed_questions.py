@@ -36,6 +36,7 @@ FOLLOW_UPS = [
     # (first question, follow-up, text the follow-up's first citation must contain)
     ("What did Russia say about the GCC?", "And how did Iran respond?", "Pezeshkian expressed gratitude"),
     ("What did Russia say about the GCC?", "What did he say about it?", "Gulf Cooperation Council"),
+    ("And how did Iran respond?", "What did he say about it?", "Pezeshkian expressed gratitude"),
     ("Who did Putin speak with on the phone?", "What did they agree on?", "agreed to maintain regular communication"),
     ("How did Iran retaliate?", "Where did Israel expand them?", "expanded its operations to Lebanon"),
     ("What was the military operation called?", "What did it target?", "key military sites"),

@@ -46,3 +46,9 @@ def test_a_country_is_answered_by_whoever_speaks_for_it() -> None:
     for speaker, country in (("Putin", "Russia"), ("Kremlin", "Russia"), ("Russia’s Foreign Ministry", "Russia")):
         assert speaks_for(asked, SentenceNote(0, 10, frozenset(), speaker, 0, 5, country))
     assert not speaks_for(asked, SentenceNote(0, 10, frozenset(), "Pezeshkian", 0, 5, "Iran"))
+
+
+def test_he_in_a_follow_up_is_the_speaker_the_previous_answer_quoted() -> None:
+    asked = asked_speaker("What did he say about it?", previous="Pezeshkian")
+    assert asked is not None and asked.who == "Pezeshkian" and asked.strict
+    assert asked_speaker("What did he say about it?") is None
