@@ -22,7 +22,6 @@ from index.manifest import FORMAT_VERSION
 from qa.errors import QAError
 from qa.evidence import Evidence
 from qa.speaker_question import AskedSpeaker, speaks_for
-from qa.terms import coverage, stemmed_terms
 from qa.types import TimeWindow
 
 MODEL_PATH = Path(__file__).with_name("abstention_model.json")
@@ -68,22 +67,17 @@ def evidence_features(
     a signal cannot be measured (how far the best article stands out, among too few candidates)."""
     best = ranked[0] if ranked else None
     second = ranked[1] if len(ranked) > 1 else None
-    terms = stemmed_terms(question)
     kinds = expected_kinds(question)
     labels = best.note.labels if best and best.note else frozenset()
     return {
         "passage_cosine": max(passage_cosines, default=0.0),
-        "sentence_cosine": best.similarity if best else 0.0,
-        "sentence_coverage": best.coverage if best else 0.0,
         "sentence_score": best.score if best else 0.0,
         "sentence_margin": best.score - second.score if best and second else 0.0,
         "article_relevance": article_scores[0] if article_scores else math.nan,
         "article_margin": article_scores[0] - article_scores[1] if len(article_scores) > 1 else math.nan,
-        "passage_coverage": coverage(terms, stemmed_terms(best.passage.text)) if best else 0.0,
         "type_fit": UNKNOWN if kinds is None or best is None else float(bool(kinds & labels)),
         "window_fit": UNKNOWN if window is None or best is None or best.passage.date is None else float(window.distance(best.passage.date) == 0),
         "period_bonus": time_bonus if window is not None else math.nan,
-        "time_bonus": time_bonus,
         "speaker_fit": UNKNOWN if speaker is None or best is None else float(speaks_for(speaker, best.note)),
     }
 

@@ -178,14 +178,13 @@ def compose_answer(
     speaker = asked_speaker(asked or question, previous_speaker)
     ranked = rank_evidence(question, query_vector, retrieved.passages, sentence_vectors, policy, asked, notes, speaker)
     score, signals = answer_probability(asked or question, retrieved, ranked, policy, window, speaker)
-    considered = [passage.text for passage in retrieved.passages[: policy.passages_considered]]
-    if speaker is not None and speaker.who and speaker.strict and not mentions(speaker, considered):
-        return replace(abstention(question, retrieved, score), signals=signals)  # no word from or about them
-    if not ranked or score < policy.min_confidence:
+    someone = speaker if speaker is not None and speaker.who and speaker.strict else None
+    unmentioned = someone is not None and not mentions(someone, [passage.text for passage in retrieved.passages[: policy.passages_considered]])
+    if not ranked or score < policy.min_confidence or unmentioned:  # weak evidence, or no word from or about them
         return replace(abstention(question, retrieved, score), signals=signals)
-    if speaker is not None and speaker.who and speaker.strict:
+    if someone is not None:
         ranked = [  # their statements, and what the sources say of them
-            evidence for evidence in ranked if speaks_for(speaker, evidence.note) or mentions(speaker, [evidence.span.text])
+            evidence for evidence in ranked if speaks_for(someone, evidence.note) or mentions(someone, [evidence.span.text])
         ] or ranked
     floor = max(policy.min_sentence_score, ranked[0].score - policy.max_score_drop)
     chosen = without_repeats(ranked, policy.max_sentences, floor)
@@ -238,7 +237,8 @@ def cite(
     mode: str = "extractive",
     label_articles: bool = False,
 ) -> Answer:
-    """Number citations by first use, one per passage; each quote spans exactly the supporting sentences. With
+    """Number citations by first use, one per passage; each quote runs from the first to the last supporting sentence
+    of its passage. With
     label_articles, an answer drawn from several articles names each one and its date before its sentences."""
     groups: dict[str, list[Evidence]] = {}
     for _, evidence in sentences_with_evidence:
