@@ -21,7 +21,7 @@ from sklearn.metrics import roc_auc_score
 from sklearn.preprocessing import StandardScaler
 from tqdm import tqdm
 
-from bench.machine import describe
+from bench.machine import describe, write_results
 from index.manifest import FORMAT_VERSION
 from qa.abstain import FEATURES, MODEL_PATH, AbstentionModel
 from qa.answer import AnswerPolicy
@@ -116,8 +116,7 @@ def main() -> None:
         MODEL_PATH.write_text(model.to_json() + "\n", encoding="utf-8")
         print(f"wrote {MODEL_PATH}; set the default QA_MIN_CONFIDENCE to {threshold}")
     if arguments.json:
-        arguments.json.parent.mkdir(parents=True, exist_ok=True)
-        arguments.json.write_text(json.dumps({"machine": describe(), **report}, indent=2), encoding="utf-8")
+        write_results(arguments.json, {"machine": describe(), **report})
 
 
 if __name__ == "__main__":

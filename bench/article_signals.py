@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from bench.machine import describe
+from bench.machine import describe, write_results
 from index.store import IndexSnapshot
 from qa.config import Settings
 from qa.evaluate import Question, article_ranking_metrics, eval_index_dir, load_questions
@@ -140,8 +140,7 @@ def main() -> None:
             f"{row['even']['ndcg@10']:.4f} / {row['odd']['ndcg@10']:.4f} |"
         )
     if arguments.json:
-        arguments.json.parent.mkdir(parents=True, exist_ok=True)
-        arguments.json.write_text(json.dumps({"machine": describe(), "rows": rows}, indent=2), encoding="utf-8")
+        write_results(arguments.json, {"machine": describe(), "rows": rows})
 
 
 if __name__ == "__main__":

@@ -16,7 +16,7 @@ from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
-from bench.machine import describe
+from bench.machine import describe, write_results
 from index.chunking import CHUNK_CONTEXTS
 from qa.config import Settings
 from qa.evaluate import EvalOptions, run_eval
@@ -85,8 +85,7 @@ def main() -> None:
             f"{none['answer_hit']:>10.4f}{as_of['ndcg@10']:>12.4f}{as_of['recall@5']:>11.4f}{as_of['answer_hit']:>11.4f}"
         )
     if arguments.json:
-        arguments.json.parent.mkdir(parents=True, exist_ok=True)
-        arguments.json.write_text(json.dumps({"machine": describe(), "rows": rows}, indent=2), encoding="utf-8")
+        write_results(arguments.json, {"machine": describe(), "rows": rows})
 
 
 if __name__ == "__main__":

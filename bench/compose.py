@@ -12,7 +12,6 @@ Run: python -m bench.compose [--sets rtqa-passages rtqa-articles] [--limit N] [-
 from __future__ import annotations
 
 import argparse
-import json
 from dataclasses import dataclass, replace
 from datetime import date
 from pathlib import Path
@@ -20,7 +19,7 @@ from typing import Any
 
 from tqdm import tqdm
 
-from bench.machine import describe
+from bench.machine import describe, write_results
 from qa.answer import AnswerPolicy, compose_answer, stored_notes, stored_previous, stored_sentences
 from qa.config import Settings
 from qa.evaluate import answer_hit, eval_index_dir, lead_sentence, load_questions, opens_with_unresolved_pronoun, shows_every_date
@@ -121,8 +120,7 @@ def main() -> None:
     for row in rows:
         print(f"{row['set']:14} {row['protocol']:8} {row['policy']:24} " + " ".join(f"{row[column]:>18}" for column in columns))
     if arguments.json:
-        arguments.json.parent.mkdir(parents=True, exist_ok=True)
-        arguments.json.write_text(json.dumps({"machine": describe(), "rows": rows}, indent=2), encoding="utf-8")
+        write_results(arguments.json, {"machine": describe(), "rows": rows})
 
 
 if __name__ == "__main__":

@@ -10,12 +10,11 @@ first time; later runs take minutes).
 from __future__ import annotations
 
 import argparse
-import json
 import time
 from pathlib import Path
 from typing import Any
 
-from bench.machine import describe
+from bench.machine import describe, write_results
 from qa.config import Settings
 from qa.evaluate import EvalOptions, run_eval
 from qa.service import QAService
@@ -54,8 +53,7 @@ def main() -> None:
     for row in rows:
         print(f"{row['set']:<15}{row['protocol']:<22}{row['n_questions']:>10}" + "".join(f"{row[column]:>16}" for column in COLUMNS))
     if arguments.json:
-        arguments.json.parent.mkdir(parents=True, exist_ok=True)
-        arguments.json.write_text(json.dumps({"machine": describe(), "rows": rows}, indent=2), encoding="utf-8")
+        write_results(arguments.json, {"machine": describe(), "rows": rows})
 
 
 if __name__ == "__main__":

@@ -301,8 +301,7 @@ def main() -> None:
     if "profile" in results:
         print_profile(results["profile"])
     if arguments.json:
-        arguments.json.parent.mkdir(parents=True, exist_ok=True)
-        arguments.json.write_text(json.dumps(results, indent=2), encoding="utf-8")
+        machine.write_results(arguments.json, results)
 
 
 if __name__ == "__main__":

@@ -12,7 +12,6 @@ Run from the repository root: python -m bench.ingest [--runs 3] [--sample-chunks
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import statistics
 import tempfile
@@ -215,12 +214,11 @@ def main() -> None:
           f"fp32 GEMM {fp32_peak / 1e9:.1f} GFLOP/s, int8 GEMM {int8_peak / 1e9:.1f} GOP/s; took {elapsed} s; "
           f"load now {machine.load_average()}")
     if arguments.json:
-        arguments.json.parent.mkdir(parents=True, exist_ok=True)
-        arguments.json.write_text(json.dumps({
+        machine.write_results(arguments.json, {
             "machine": description, "quiet_at_start": quiet, "corpus": corpus, "gemm_fp32_flops": fp32_peak,
             "gemm_int8_ops": int8_peak, "rows": rows, "runs": log, "seconds": elapsed,
             "load_average_end": machine.load_average(),
-        }, indent=2), encoding="utf-8")
+        })
 
 
 if __name__ == "__main__":

@@ -8,7 +8,6 @@ The set's eval index must exist (`qa eval` or `python -m bench.eval_sets` builds
 from __future__ import annotations
 
 import argparse
-import json
 import time
 from datetime import date, timedelta
 from pathlib import Path
@@ -16,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from bench.machine import describe
+from bench.machine import describe, write_results
 from index.manifest import read_manifest
 from index.store import IndexSnapshot, index_exists
 from qa.config import Settings
@@ -79,8 +78,7 @@ def main() -> None:
         row = result[name]
         print(f"| {name} | {row['p50']} | {row['p95']} | {row['p99']} |")
     if arguments.json:
-        arguments.json.parent.mkdir(parents=True, exist_ok=True)
-        arguments.json.write_text(json.dumps({"machine": describe(), **result}, indent=2), encoding="utf-8")
+        write_results(arguments.json, {"machine": describe(), **result})
 
 
 if __name__ == "__main__":

@@ -230,11 +230,10 @@ def main() -> None:
     total = summary(run, rows)
     print_report(rows, total)
     if arguments.json:
-        arguments.json.parent.mkdir(parents=True, exist_ok=True)
-        arguments.json.write_text(json.dumps({
+        machine.write_results(arguments.json, {
             "machine": description, "quiet_at_start": quiet, "load_average_end": machine.load_average(), "serve_ready_s": round(served.ready_seconds, 2),
             "summary": total, "windows": rows, "readings": [asdict(item) for item in run.readings],
-        }, indent=2), encoding="utf-8")
+        })
 
 
 if __name__ == "__main__":

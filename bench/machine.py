@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import platform
 import time
@@ -24,6 +25,12 @@ def describe() -> dict[str, Any]:
         "python": platform.python_version(),
         "load_average": load_average(),
     }
+
+
+def write_results(path: Path, results: dict[str, Any]) -> None:
+    """A benchmark's results as indented JSON at path, its folder made when missing."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(results, indent=2), encoding="utf-8")
 
 
 def load_average() -> list[float]:

@@ -131,11 +131,10 @@ def main() -> None:
     elapsed = round(time.perf_counter() - started, 1)
     print(f"took {elapsed} s; load now {machine.load_average()}")
     if arguments.json:
-        arguments.json.parent.mkdir(parents=True, exist_ok=True)
-        arguments.json.write_text(json.dumps({
+        machine.write_results(arguments.json, {
             "machine": description, "quiet_at_start": quiet, "txtai": txtai_version, "passages": len(records),
             "questions": len(questions), "rows": rows, "seconds": elapsed, "load_average_end": machine.load_average(),
-        }, indent=2), encoding="utf-8")
+        })
 
 
 if __name__ == "__main__":

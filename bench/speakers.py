@@ -10,22 +10,22 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import re
+import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import os
-import tempfile
-
+from bench.machine import write_results
 from index.articles import load_paths
 from index.build import update_index
+from index.speakers import SentenceNote, SpeakerFinder
+from index.text import paragraphs, sentences
 from qa.answer import AnswerPolicy
 from qa.config import Settings
 from qa.service import QAService
-from index.speakers import SentenceNote, SpeakerFinder
-from index.text import paragraphs, sentences
 
 REPO = Path(__file__).resolve().parent.parent
 CASES = REPO / "tests" / "data" / "speaker_cases.json"
@@ -142,8 +142,7 @@ def main() -> None:
         for miss in result["misses"]:
             print(f"  {miss}")
     if arguments.json:
-        arguments.json.parent.mkdir(parents=True, exist_ok=True)
-        arguments.json.write_text(json.dumps(results, indent=2), encoding="utf-8")
+        write_results(arguments.json, results)
 
 
 if __name__ == "__main__":

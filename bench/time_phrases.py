@@ -25,7 +25,7 @@ from typing import Any
 
 import numpy as np
 
-from bench.machine import describe
+from bench.machine import describe, write_results
 from qa.config import Settings
 from qa.evaluate import Question, article_ranking_metrics, eval_index_dir, load_questions
 from qa.service import QAService
@@ -164,8 +164,7 @@ def main() -> None:
         print(f"| {row['set']} | {row['variant']} | {row['questions']} | {row['ndcg@10']:.4f} | {row['recall@5']:.4f} |")
     print(f"\ntime-phrase parsing over {len(texts)} questions: p50 {timings['p50']} ms, p95 {timings['p95']} ms, p99 {timings['p99']} ms")
     if arguments.json:
-        arguments.json.parent.mkdir(parents=True, exist_ok=True)
-        arguments.json.write_text(json.dumps({"machine": describe(), "rows": rows, "parse_ms": timings}, indent=2), encoding="utf-8")
+        write_results(arguments.json, {"machine": describe(), "rows": rows, "parse_ms": timings})
 
 
 if __name__ == "__main__":
