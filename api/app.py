@@ -40,7 +40,7 @@ def create_app(service: QAService, settings: ApiSettings | None = None, chat: Ch
         keys=KeyRing(settings.api_keys, settings.admin_api_keys),
         limiter=RateLimiter(settings.rate_limit_per_minute),
         readiness=readiness,
-        metrics=Metrics(readiness.index_size, answer_slots),
+        metrics=Metrics(readiness.index_figures, answer_slots),
         answer_slots=answer_slots,
     )
     app = FastAPI(
@@ -83,6 +83,7 @@ def _lifespan(state: ApiState) -> Callable[[FastAPI], AbstractAsyncContextManage
             logger.info(line)
         state.readiness.start()
         yield
+        state.service.wait_for_compaction()
 
     return lifespan
 

@@ -3,20 +3,34 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client.core import CounterMetricFamily
+from prometheus_client.registry import Collector
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api.answer_slots import AnswerSlots
 
 UNMATCHED = "unmatched"
+INDEX_GAUGES = {
+    "articles": "Articles in the live index",
+    "chunks": "Chunks in the live index",
+    "segments": "Vector segments live in the index",
+    "tombstones": "Deleted chunks a live segment still holds until compaction",
+}
+WRITE_COUNTERS = {
+    "writes": "Writes (indexing runs, article adds and deletes) this server committed",
+    "written_bytes": "Bytes this server's writes wrote to storage (/proc/self/io)",
+    "compactions": "Segment merges this server committed",
+    "compaction_written_bytes": "Bytes this server's background compactions wrote to storage",
+}
 
 
 class Metrics:
     """A private registry (never the global default one), so every app counts only its own requests."""
 
-    def __init__(self, index_size: Callable[[], tuple[int, int]], slots: AnswerSlots) -> None:
+    def __init__(self, index_figures: Callable[[], dict[str, int]], slots: AnswerSlots) -> None:
         self.registry = CollectorRegistry()
         self.requests = Counter(
             "qa_http_requests", "HTTP requests by method, route template and status.",
@@ -26,10 +40,10 @@ class Metrics:
             "qa_http_request_duration_seconds", "Time to answer an HTTP request, by method and route template.",
             ["method", "route"], registry=self.registry,
         )
-        articles = Gauge("qa_index_articles", "Articles in the live index (0 until ready).", registry=self.registry)
-        chunks = Gauge("qa_index_chunks", "Chunks in the live index (0 until ready).", registry=self.registry)
-        articles.set_function(lambda: index_size()[0])
-        chunks.set_function(lambda: index_size()[1])
+        for name, description in INDEX_GAUGES.items():
+            gauge = Gauge(f"qa_index_{name}", f"{description} (0 until ready).", registry=self.registry)
+            gauge.set_function(lambda name=name: index_figures().get(name, 0))
+        self.registry.register(_WriteCounters(index_figures))
         busy = Gauge("qa_answers_in_progress", "Questions being answered now (at most QA_CONCURRENT_ANSWERS).",
                      registry=self.registry)
         waiting = Gauge("qa_answers_waiting", "Questions waiting for an answer slot now.", registry=self.registry)
@@ -44,6 +58,19 @@ class Metrics:
     def render(self) -> tuple[bytes, str]:
         """The text exposition format and its content type."""
         return generate_latest(self.registry), CONTENT_TYPE_LATEST
+
+
+class _WriteCounters(Collector):
+    """The index write counters, read from the service's tally at each scrape."""
+
+    def __init__(self, index_figures: Callable[[], dict[str, int]]) -> None:
+        self._index_figures = index_figures
+
+    def collect(self) -> Iterator[CounterMetricFamily]:
+        """One counter per tally."""
+        figures = self._index_figures()
+        for name, description in WRITE_COUNTERS.items():
+            yield CounterMetricFamily(f"qa_index_{name}", description + ".", value=figures.get(name, 0))
 
 
 class MetricsMiddleware:

@@ -36,12 +36,20 @@ class Readiness:
         """Why loading failed, if it did."""
         return self._error
 
-    def index_size(self) -> tuple[int, int]:
-        """(articles, chunks) in the live index, (0, 0) until ready."""
+    def index_figures(self) -> dict[str, int]:
+        """Articles, chunks, vector segments and tombstones in the live index (nothing until ready), and what this
+        server's writes and compactions have written."""
+        writes = self._service.writes
+        tally = {
+            "writes": writes.writes, "written_bytes": writes.bytes_written, "compactions": writes.compactions,
+            "compaction_written_bytes": writes.compaction_bytes,
+        }
         if not self.ready:
-            return 0, 0
+            return tally
         snapshot = self._service.snapshot()
-        return snapshot.manifest.articles, snapshot.size
+        state = snapshot.state
+        return {**tally, "articles": snapshot.article_count, "chunks": snapshot.size, "segments": len(state.segments),
+                "tombstones": len(state.tombstones)}
 
     def wait(self, timeout: float) -> bool:
         """Block until loading has succeeded, failed or timed out; whether ready."""
@@ -66,4 +74,4 @@ class Readiness:
         if report is not None:
             logger.info("built the index from %s: %d chunks", self._service.settings.seeds_dir, report.chunks)
         snapshot = self._service.warm_up()
-        logger.info("ready: %d articles, %d chunks in %s", snapshot.manifest.articles, snapshot.size, snapshot.directory)
+        logger.info("ready: %d articles, %d chunks in %s", snapshot.article_count, snapshot.size, snapshot.directory)

@@ -81,7 +81,7 @@ def list_articles(
     offset: Annotated[int, Query(ge=0, le=1_000_000_000)] = 0,
 ) -> ArticlePageOut:
     """Articles' metadata, newest first, one page at a time."""
-    total = service.snapshot().manifest.articles
+    total = service.snapshot().article_count
     articles = [ArticleSummaryOut.model_validate(article_to_dict(a, with_text=False)) for a in service.articles(limit, offset)]
     next_offset = offset + limit if offset + limit < total else None
     return ArticlePageOut(articles=articles, total=total, limit=limit, offset=offset, next_offset=next_offset)

@@ -25,8 +25,8 @@ def readyz(state: StateDep) -> ReadyOut:
     if not readiness.ready:
         message = f"loading failed: {readiness.error}" if readiness.error else "loading the model and index"
         raise ApiError(503, "not_ready", message)
-    articles, chunks = readiness.index_size()
-    return ReadyOut(model=state.service.embedder.name, articles=articles, chunks=chunks)
+    figures = readiness.index_figures()
+    return ReadyOut(model=state.service.embedder.name, articles=figures["articles"], chunks=figures["chunks"])
 
 
 @router.get("/metrics", response_class=Response, responses={200: {"content": {"text/plain": {}}}})

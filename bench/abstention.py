@@ -22,7 +22,7 @@ from sklearn.preprocessing import StandardScaler
 from tqdm import tqdm
 
 from bench.machine import describe, write_results
-from index.manifest import FORMAT_VERSION
+from index.manifest import NOTES_FORMAT
 from qa.abstain import FEATURES, MODEL_PATH, AbstentionModel
 from qa.answer import AnswerPolicy
 from qa.config import Settings
@@ -55,7 +55,7 @@ def gather(name: str) -> list[dict[str, Any]]:
 
 def gathered(name: str, folder: Path | None) -> list[dict[str, Any]]:
     """A set's rows, read from the folder when gathered before on an index of this format, else gathered (and kept)."""
-    path = folder / f"{name}-format{FORMAT_VERSION}.json" if folder else None
+    path = folder / f"{name}-format{NOTES_FORMAT}.json" if folder else None
     if path and path.exists():
         return list(json.loads(path.read_text(encoding="utf-8")))
     rows = gather(name)
@@ -74,7 +74,7 @@ def fit(rows: list[dict[str, Any]]) -> tuple[AbstentionModel, float]:
     regression = LogisticRegression(C=1.0, max_iter=1000).fit(scaler.transform(features), labels)
     model = AbstentionModel(
         tuple(float(value) for value in scaler.mean_), tuple(float(value) or 1.0 for value in scaler.scale_),
-        tuple(float(value) for value in regression.coef_[0]), float(regression.intercept_[0]), FORMAT_VERSION,
+        tuple(float(value) for value in regression.coef_[0]), float(regression.intercept_[0]), NOTES_FORMAT,
         trained_on="even-numbered questions of rtqa-passages and rtqa-articles, as of each question's date, with gold removed as the negatives",
     )
     answerable = sorted(model.probability(row) for row in rows if row["answerable"])

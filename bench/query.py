@@ -32,16 +32,21 @@ from index.chunking import ChunkingPolicy
 from index.embedder import Embedder, ModelIdentity, PassageVectors, embed_sentences_separately
 from index.manifest import read_manifest
 from index.span_pooling import CharSpan, normalised
+from index.compaction import compact_index
+from index.files import live_file_names
+from index.speakers import SentenceNote, SpeakerFinder
 from index.store import IndexSnapshot
 from index.vectors import FLAT
 from qa.config import Settings
 from qa.evaluate import load_questions
 from qa.service import QAService
+from qa.types import Article
 
 REPO = Path(__file__).resolve().parent.parent
 SHARED = REPO.parent / "shared" / "eval" / "rtqa-passages"
 WORK = REPO / ".qa" / "bench" / "query"
 NOISE = 1.0
+PADDING_BATCH = 100_000
 
 
 class PaddingEmbedder(ModelIdentity):
@@ -69,28 +74,66 @@ class PaddingEmbedder(ModelIdentity):
         return embed_sentences_separately(self, texts, sentence_spans, show_progress)
 
 
+class PaddingSpeakers(SpeakerFinder):
+    """No sentence notes for padding: its text is random words (spaCy over a million of them would take hours)."""
+
+    def annotate(
+        self, texts: Sequence[str], sentences: Sequence[Sequence[tuple[int, int]]], done: Callable[[int], None] | None = None
+    ) -> list[list[SentenceNote]]:
+        """Nothing to note."""
+        if done is not None:
+            done(len(texts))
+        return [[] for _ in texts]
+
+
 def real_vectors(directory: Path, dimension: int) -> np.ndarray:
     """Every chunk vector of an index."""
-    with database.connect(read_manifest(directory).database_path(directory), read_only=True) as connection:
-        return database.chunk_vectors(connection, dimension)[1]
+    return all_vectors(directory, dimension)[1]
 
 
-def padded_index(size: int, base: Path, real: Embedder, vocabulary: list[str]) -> Path:
-    """A copy of the real index padded with synthetic one-chunk articles up to size chunks (cached between runs)."""
-    target = WORK / f"size-{size}"
-    if (target / "manifest.json").exists():
+def all_vectors(directory: Path, dimension: int) -> tuple[np.ndarray, np.ndarray]:
+    """Every live chunk's row id and stored (exact) vector."""
+    manifest = read_manifest(directory)
+    connection = database.connect_reader(manifest.database_path(directory)) if manifest.segmented else database.connect(
+        manifest.database_path(directory), read_only=True
+    )
+    try:
+        return database.chunk_vectors(connection, dimension)
+    finally:
+        connection.close()
+
+
+def padding_articles(start: int, count: int, vocabulary: list[str], seed: int) -> list[Article]:
+    """Synthetic one-chunk articles pad-<start> … : 40 words drawn from the corpus vocabulary."""
+    words = random.Random(seed)
+    return [
+        make_article(f"pad-{number}", f"Padding {number}", " ".join(words.choices(vocabulary, k=40)) + ".", "padding", None)
+        for number in range(start, start + count)
+    ]
+
+
+def padded_index(size: int, base: Path, real: Embedder, vocabulary: list[str], work: Path = WORK) -> Path:
+    """A copy of the real index padded with synthetic one-chunk articles up to size chunks, written in batches and
+    compacted (cached between runs)."""
+    target = work / f"size-{size}"
+    if (target / "manifest.json").exists() and read_manifest(target).segmented:
         return target
     shutil.rmtree(target, ignore_errors=True)
     shutil.copytree(base, target)
     have = IndexSnapshot.open(target, real.name, real.dimension).size
-    words = random.Random(size)
-    padding = [
-        make_article(f"pad-{number}", f"Padding {number}", " ".join(words.choices(vocabulary, k=40)) + ".", "padding", None)
-        for number in range(max(size - have, 0))
-    ]
     embedder = PaddingEmbedder(real, real_vectors(base, real.dimension), seed=size)
-    update_index(target, embedder, ChunkingPolicy(200, 0), padding, show_progress=True)
+    missing = max(size - have, 0)
+    for start in range(0, max(missing, 1), PADDING_BATCH):
+        batch = padding_articles(start, min(PADDING_BATCH, missing - start), vocabulary, seed=size + start)
+        update_index(target, embedder, ChunkingPolicy(200, 0), batch, show_progress=True, speakers=PaddingSpeakers(), compact=False)
+        print(f"padding: {start + len(batch):,} of {missing:,}", flush=True)
+    compact_index(target, force=True)
     return target
+
+
+def segments_bytes(directory: Path) -> int:
+    """Bytes of the live vector segment files."""
+    return sum((directory / name).stat().st_size for name in live_file_names(directory) if name.endswith(".faiss") and (directory / name).exists())
 
 
 def percentiles(values: list[float]) -> dict[str, float]:
@@ -106,12 +149,12 @@ def timed_ms(call: Callable[[], Any]) -> float:
 
 
 def recall_against_exact(service: QAService, questions: list[str]) -> float | None:
-    """recall@10 of the live FAISS index against exact inner product over the same stored vectors."""
+    """recall@10 of the live vector segments against exact inner product over the same stored vectors (None when
+    every segment is exact already)."""
     snapshot = service.snapshot()
-    if snapshot.manifest.faiss_kind == FLAT:
+    if all(segment.kind == FLAT for segment in snapshot.state.segments):
         return None
-    with database.connect(snapshot.manifest.database_path(snapshot.directory), read_only=True) as connection:
-        ids, vectors = database.chunk_vectors(connection, snapshot.manifest.dimension)
+    ids, vectors = all_vectors(snapshot.directory, snapshot.manifest.dimension)
     queries = service.embedder.embed(questions)
     found = 0
     for query in queries:
@@ -187,15 +230,14 @@ def measure(directory: Path, questions: list[str]) -> dict[str, Any]:
     ask = [timed_ms(lambda question=question: service.ask(question)) for question in questions]
     embed = [timed_ms(lambda question=question: service.embedder.embed([question])) for question in questions]
     rss_after = resident_mb()
-    vectors_file = snapshot.manifest.vectors_path(directory)
     return {
         "chunks": snapshot.size,
-        "faiss": snapshot.manifest.faiss_kind,
+        "faiss": " + ".join(segment.kind for segment in snapshot.state.segments),
         "embed_question_ms": percentiles(embed),
         "search_ms": percentiles(search),
         "ask_ms": percentiles(ask),
         "recall@10_vs_exact": recall_against_exact(service, questions[:100]),
-        "vectors_file_mb": round(vectors_file.stat().st_size / 2**20, 1),
+        "vectors_file_mb": round(segments_bytes(directory) / 2**20, 1),
         "rss_mb_after_queries": rss_after,
         "rss_mb_growth": round(rss_after - rss_before, 1),
         **add_one_article_ms(service),

@@ -1,38 +1,35 @@
-"""The indexing pipeline: chunk, embed only what changed, and publish a new generation atomically."""
+"""The indexing pipeline: chunk, embed only what changed, and commit the changes to the segment store atomically."""
 
 from __future__ import annotations
 
 import hashlib
-import os
 import re
-import shutil
 import sqlite3
-import threading
 import time
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field, replace
-from typing import TypeVar
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
 from tqdm import tqdm
 
-from index import database
+from index import compaction, database
 from index.chunking import ChunkingPolicy, chunk_article
 from index.embedder import Embedder
-from index.keyword import KeywordWriter
+from index.files import remove_garbage
+from index.io_counters import written_bytes
+from index.locking import exclusive
+from index.manifest import Manifest, read_manifest
+from index.segments import StoreState, read_state
 from index.speakers import SentenceNote, SpeakerFinder, sentence_spans
 from index.span_pooling import CharSpan
+from index.store_writer import StoreWriter
 from index.text import chunk_sentences, lead_sentence
-from index.locking import exclusive
-from index.manifest import Manifest, fsync_directory, read_manifest, write_manifest
-from index.vectors import build_vector_index, choose_kind, load_vector_index, save_vector_index, update_vector_index
 from qa.errors import IndexNotFoundError, QAError
 from qa.types import Article, Chunk
 
 EMBED_BATCH = 256
-_GENERATION_FILE = re.compile(r"gen-(\d+)\.")
-T = TypeVar("T")
+_NUMBERED_FILE = re.compile(r"(?:gen|store)-(\d+)\.")
 
 
 @dataclass
@@ -47,6 +44,12 @@ class IndexReport:
     embedded: int = 0
     seconds: float = 0.0
     bytes_written: int | None = None  # by this process while the write ran (/proc/self/io); None where unknown
+    write_seconds: float = 0.0  # the write itself, before any compaction
+    tombstoned: int = 0  # chunks this write deleted or replaced, kept in their segments until compaction
+    segments: int = 0  # vector segments live after the write
+    tombstones: int = 0  # tombstoned chunks live after the write
+    generation: int = 0  # number of the store's last committed write
+    compactions: list[dict[str, object]] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
     skipped: list[str] = field(default_factory=list)
 
@@ -78,39 +81,85 @@ def update_index(
     rebuild: bool = False,
     clean_up_in_background: bool = False,
     speakers: SpeakerFinder | None = None,
+    compact: bool = True,
 ) -> IndexReport:
-    """Add or replace articles, delete ids (or, with prune, every article not in upserts), and publish.
+    """Add or replace articles, delete ids (or, with prune, every article not in upserts), and commit.
 
-    Nothing is written when nothing changed; otherwise a new generation is written aside and published by
-    replacing the manifest atomically, so readers and crashes only ever see a whole generation. A rebuild ignores
-    the live generation's content (even one of another model or format) but still numbers the new one after it,
-    so running servers see the change. Superseded files are deleted before returning, or in the background (a
-    server adding one article need not wait while a large file is freed).
+    Nothing is written when nothing changed. Otherwise the changes are one transaction of the segment store (rows
+    changed in place, a new vector segment, a new keyword commit), so readers and crashes only ever see whole writes.
+    A rebuild (or the conversion of an older format) fills a new store and publishes it by replacing the manifest
+    atomically; the live one keeps answering meanwhile. With compact, the merges the store then calls for run before
+    returning (a server leaves them to a background thread). Superseded files are deleted once no reader is opening
+    them; with clean_up_in_background, only if none is right now (a later write retries).
     """
     started, written_before = time.perf_counter(), written_bytes()
     directory.mkdir(parents=True, exist_ok=True)
     with exclusive(directory):
-        live = _live_manifest(directory)
-        previous = None if rebuild else _current_manifest(directory, embedder)
-        generation = max(live.generation if live else 0, _highest_generation(directory)) + 1
-        _remove_unpublished(directory, live)
-        existing: dict[str, str] = _read_previous(directory, previous, database.article_hashes, dict[str, str]())
-        plan = _plan(existing, upserts, deletes, prune)
-        if previous and not plan.changed and not plan.removed and not previous.upgradable:
-            plan.report.chunks = previous.chunks
-        else:
-            chunked = _chunk_all(plan.changed, embedder, policy, show_progress)
-            vectors = _embed_missing(directory, previous, embedder, chunked, plan.report, show_progress)
-            notes = _annotate(directory, previous, plan, chunked, speakers or SpeakerFinder(), show_progress)
-            _publish(directory, previous, embedder, policy, plan, chunked, vectors, notes, generation)
-            if live and clean_up_in_background:
-                threading.Thread(target=_remove_generation, args=(directory, live), name="remove-generation").start()
-            elif live:
-                _remove_generation(directory, live)
+        writer = _open_writer(directory, embedder, policy, rebuild)
+        try:
+            plan = _plan(database.article_hashes(writer.connection), upserts, deletes, prune)
+            if writer.published and not plan.changed and not plan.removed:
+                pass
+            else:
+                chunked = _chunk_all(plan.changed, embedder, policy, show_progress)
+                vectors = _embed_missing(writer.connection, embedder, chunked, plan.report, show_progress)
+                notes = _annotate(writer, plan, chunked, speakers or SpeakerFinder(), show_progress)
+                inserted = [(article, [(chunk, _key(text)) for chunk, text in chunked[article.id]]) for article in plan.changed]
+                result = writer.apply(
+                    plan.removed | plan.replaced, inserted,
+                    {key: (embedded.vector, embedded.sentences) for key, embedded in vectors.items()}, notes,
+                )
+                writer.publish()
+                plan.report.tombstoned = result.tombstoned
+            plan.report.write_seconds = round(time.perf_counter() - started, 3)
+            if compact:
+                plan.report.compactions = [asdict(step) for step in compaction.compact(writer)]
+            writer.collect_garbage(wait=not clean_up_in_background)
+            _describe_state(plan.report, writer.state)
+        finally:
+            writer.close()
     plan.report.seconds = round(time.perf_counter() - started, 3)
     written = written_bytes()
     plan.report.bytes_written = written - written_before if written is not None and written_before is not None else None
     return plan.report
+
+
+def _open_writer(directory: Path, embedder: Embedder, policy: ChunkingPolicy, rebuild: bool) -> StoreWriter:
+    """The writer of the live store; or of a new one for a first build, a rebuild, or the conversion of an older
+    format (numbered after everything in the folder, so running readers see the change)."""
+    live = _live_manifest(directory)
+    previous = None if rebuild else _current_manifest(directory, embedder)
+    if previous is not None and previous.segmented:
+        return StoreWriter(directory, previous, published=True)
+    number = max(live.generation if live else 0, _highest_number(directory)) + 1
+    if live is not None:  # files of interrupted writes go; a damaged index's stay until its rebuild is published
+        remove_garbage(directory, live, _live_state(directory, live), wait=False)
+    draft = Manifest(embedder.name, embedder.dimension, number, chunk_tokens=policy.max_tokens, precision=embedder.precision)
+    if previous is not None:
+        return StoreWriter.convert(directory, previous, draft)
+    return StoreWriter.create(directory, draft)
+
+
+def _live_state(directory: Path, live: Manifest | None) -> StoreState | None:
+    """The committed state of a live segment store (None for an older format, or when it cannot be read)."""
+    if live is None or not live.segmented:
+        return None
+    try:
+        connection = database.connect_reader(live.database_path(directory))
+        try:
+            return read_state(connection)
+        finally:
+            connection.close()
+    except sqlite3.Error:
+        return None
+
+
+def _describe_state(report: IndexReport, state: StoreState) -> None:
+    """Copy the committed state's size into the report."""
+    report.chunks = state.chunks
+    report.segments = len(state.segments)
+    report.tombstones = len(state.tombstones)
+    report.generation = state.generation
 
 
 @dataclass
@@ -121,15 +170,6 @@ class _Plan:
     changed: list[Article]
     replaced: set[str]
     removed: set[str]
-
-
-def written_bytes() -> int | None:
-    """Bytes this process has caused to be written to storage so far (Linux /proc/self/io), or None."""
-    try:
-        with open("/proc/self/io", encoding="ascii") as handle:
-            return next(int(line.split()[1]) for line in handle if line.startswith("write_bytes:"))
-    except (OSError, StopIteration, ValueError):
-        return None
 
 
 def _plan(existing: dict[str, str], upserts: Sequence[Article], deletes: Sequence[str], prune: bool) -> _Plan:
@@ -147,69 +187,8 @@ def _plan(existing: dict[str, str], upserts: Sequence[Article], deletes: Sequenc
     return _Plan(report, changed, {article.id for article in changed if article.id in existing}, removed)
 
 
-def _publish(
-    directory: Path,
-    previous: Manifest | None,
-    embedder: Embedder,
-    policy: ChunkingPolicy,
-    plan: _Plan,
-    chunked: dict[str, list[tuple[Chunk, str]]],
-    vectors: dict[str, EmbeddedChunk],
-    notes: dict[str, list[SentenceNote]],
-    generation: int,
-) -> None:
-    """Write the next generation (database, then vectors) and switch the manifest to it."""
-    draft = Manifest(
-        embedder.name, embedder.dimension, generation, chunk_tokens=policy.max_tokens, precision=embedder.precision
-    )
-    database_path = draft.database_path(directory)
-    if previous:
-        _copy_database(previous.database_path(directory), database_path)
-    upgrading = previous is not None and previous.format_version < 3
-    connection = database.connect(database_path)
-    try:
-        with connection:
-            if upgrading:
-                database.drop_fts_keywords(connection)
-            superseded_keys = database.article_keys(connection, plan.removed | plan.replaced)
-            removed_rows = database.delete_articles(connection, plan.removed | plan.replaced)
-            database.store_vectors(connection, {key: embedded.vector for key, embedded in vectors.items()})
-            database.store_sentence_vectors(connection, {key: embedded.sentences for key, embedded in vectors.items()})
-            inserted = [(article, _insert(connection, article, chunked[article.id])) for article in plan.changed]
-            added_rows = [rowid for _, rows in inserted for rowid, _ in rows]
-            database.store_notes(connection, notes)
-            database.drop_unused_vectors(connection, superseded_keys)
-        if upgrading:
-            connection.execute("VACUUM")
-        _write_keywords(directory, None if previous is None or upgrading else previous, draft, connection, plan, inserted)
-        articles, chunks = database.counts(connection)
-        kind = choose_kind(chunks)
-        if previous and previous.faiss_kind == kind and chunks <= 4 * max(previous.trained_size, 1):
-            added_ids, added_vectors = database.chunk_vectors(connection, embedder.dimension, added_rows)
-            index = update_vector_index(load_vector_index(previous.vectors_path(directory)), removed_rows, added_ids, added_vectors)
-            trained = previous.trained_size
-        else:
-            ids, all_vectors = database.chunk_vectors(connection, embedder.dimension)
-            index = build_vector_index(ids, all_vectors, embedder.dimension, kind)
-            trained = chunks
-    finally:
-        connection.close()
-    plan.report.chunks = chunks
-    _fsync(database_path)
-    save_vector_index(index, draft.vectors_path(directory))
-    write_manifest(directory, replace(draft, articles=articles, chunks=chunks, faiss_kind=kind, trained_size=trained))
-
-
-def _insert(connection: sqlite3.Connection, article: Article, pairs: list[tuple[Chunk, str]]) -> list[tuple[int, Chunk]]:
-    """Store an article with its chunks (keyed by their embedded text); return each chunk with its row id."""
-    chunks = [chunk for chunk, _ in pairs]
-    rowids = database.insert_article(connection, article, chunks, [_key(text) for _, text in pairs])
-    return list(zip(rowids, chunks, strict=True))
-
-
 def _annotate(
-    directory: Path,
-    previous: Manifest | None,
+    writer: StoreWriter,
     plan: _Plan,
     chunked: dict[str, list[tuple[Chunk, str]]],
     finder: SpeakerFinder,
@@ -218,13 +197,12 @@ def _annotate(
     """Sentence notes (speakers, kinds of names) for the changed articles, and, when converting an index written
     before notes existed (format < 4), for every article it keeps."""
     work = [(article, [chunk for chunk, _ in chunked[article.id]]) for article in plan.changed]
-    if previous is not None and previous.format_version < 4:
+    if writer.converted_from is not None and writer.converted_from.format_version < 4:
         skip = plan.removed | {article.id for article in plan.changed}
-        work += _read_previous(
-            directory, previous,
-            lambda connection: [(article, [chunk for _, chunk in rows]) for article, rows in database.stored_articles(connection) if article.id not in skip],
-            [],
-        )
+        work += [
+            (article, [chunk for _, chunk in rows])
+            for article, rows in database.stored_articles(writer.connection) if article.id not in skip
+        ]
     spans = [
         sentence_spans((chunk.start, [(span.start, span.end) for span in chunk_sentences(chunk.text)]) for chunk in chunks)
         for _, chunks in work
@@ -232,27 +210,6 @@ def _annotate(
     with tqdm(total=len(work), desc="Finding speakers", unit="article", disable=not show_progress or not work) as progress:
         found = finder.annotate([article.text for article, _ in work], spans, progress.update) if work else []
     return {article.id: notes for (article, _), notes in zip(work, found, strict=True)}
-
-
-def _write_keywords(
-    directory: Path,
-    previous: Manifest | None,
-    draft: Manifest,
-    connection: sqlite3.Connection,
-    plan: _Plan,
-    inserted: list[tuple[Article, list[tuple[int, Chunk]]]],
-) -> None:
-    """The new generation's keyword index: the previous one plus this write's changes, or, when there is none to
-    start from (a first build, an upgrade from format 2), every stored article."""
-    writer = KeywordWriter(draft.keyword_path(directory), previous.keyword_path(directory) if previous else None)
-    if previous is None:
-        for article, rows in database.stored_articles(connection):
-            writer.add(article, rows)
-    else:
-        writer.delete(plan.removed | plan.replaced)
-        for article, rows in inserted:
-            writer.add(article, rows)
-    writer.commit()
 
 
 def _chunk_all(
@@ -282,18 +239,15 @@ class EmbeddedChunk:
 
 
 def _embed_missing(
-    directory: Path,
-    previous: Manifest | None,
+    connection: sqlite3.Connection,
     embedder: Embedder,
     chunked: dict[str, list[tuple[Chunk, str]]],
     report: IndexReport,
     show_progress: bool,
 ) -> dict[str, EmbeddedChunk]:
-    """Vectors for texts the live generation has not cached yet (the content-addressed cache), with their sentences'."""
+    """Vectors for texts the store has not cached yet (the content-addressed cache), with their sentences'."""
     pairs_by_key = {_key(text): (chunk, text) for pairs in chunked.values() for chunk, text in pairs}
-    cached: set[str] = _read_previous(
-        directory, previous, lambda connection: database.cached_keys(connection, list(pairs_by_key)), set[str]()
-    )
+    cached = database.cached_keys(connection, list(pairs_by_key))
     missing = sorted((key for key in pairs_by_key if key not in cached), key=lambda key: len(pairs_by_key[key][1]))
     embedded: dict[str, EmbeddedChunk] = {}
     with tqdm(total=len(missing), desc="Embedding", unit="chunk", disable=not show_progress) as progress:
@@ -314,17 +268,6 @@ def _sentence_spans(chunk: Chunk, text: str) -> tuple[list[CharSpan], list[CharS
     shift = len(text) - len(chunk.text)
     relative = [(span.start, span.end) for span in chunk_sentences(chunk.text)]
     return [(start + shift, end + shift) for start, end in relative], relative
-
-
-def _read_previous(directory: Path, previous: Manifest | None, read: Callable[[sqlite3.Connection], T], empty: T) -> T:
-    """Run a read-only query against the live generation's database (empty when there is none)."""
-    if previous is None:
-        return empty
-    connection = database.connect(previous.database_path(directory), read_only=True)
-    try:
-        return read(connection)
-    finally:
-        connection.close()
 
 
 def _key(text: str) -> str:
@@ -350,49 +293,7 @@ def _live_manifest(directory: Path) -> Manifest | None:
         return None
 
 
-def _highest_generation(directory: Path) -> int:
-    """The highest generation number any file in the directory carries (0 when there is none)."""
-    numbers = [int(match.group(1)) for path in directory.glob("gen-*") if (match := _GENERATION_FILE.match(path.name))]
+def _highest_number(directory: Path) -> int:
+    """The highest store or generation number any file in the directory carries (0 when there is none)."""
+    numbers = [int(match.group(1)) for path in directory.iterdir() if (match := _NUMBERED_FILE.match(path.name))]
     return max(numbers, default=0)
-
-
-def _copy_database(source: Path, target: Path) -> None:
-    """Copy the live database file (immutable once published, and the writer holds the lock) by the kernel's copy."""
-    target.unlink(missing_ok=True)
-    shutil.copyfile(source, target)
-
-
-def _remove_unpublished(directory: Path, current: Manifest | None) -> None:
-    """Delete generation files left by an interrupted run."""
-    keep = {path.name for path in current.files(directory)} if current else set()
-    for path in directory.glob("gen-*"):
-        if path.name not in keep:
-            _remove_path(path)
-    for path in directory.glob(".*.tmp"):
-        path.unlink(missing_ok=True)
-
-
-def _remove_generation(directory: Path, manifest: Manifest) -> None:
-    """Delete a superseded generation (open readers keep their file handles)."""
-    for path in manifest.files(directory):
-        _remove_path(path)
-    for path in directory.glob(f"gen-{manifest.generation:06d}.sqlite-*"):
-        path.unlink(missing_ok=True)
-
-
-def _remove_path(path: Path) -> None:
-    """Delete a file or a folder, if it is there."""
-    if path.is_dir():
-        shutil.rmtree(path, ignore_errors=True)
-    else:
-        path.unlink(missing_ok=True)
-
-
-def _fsync(path: Path) -> None:
-    """Flush a file to disk."""
-    with path.open("rb") as handle:
-        os.fsync(handle.fileno())
-    fsync_directory(path.parent)
-
-
-

@@ -72,6 +72,10 @@ class ChunkCatalog:
         """The ids of the articles a mask selects."""
         return tuple(self._ids[number] for number in np.flatnonzero(mask))
 
+    def live_chunks(self) -> np.ndarray:
+        """A mask over chunk row ids, True where a stored chunk has that id."""
+        return self._article_of >= 0
+
     def allowed_chunks(self, filters: SearchFilters) -> np.ndarray | None:
         """A mask over chunk row ids (True where the chunk's article passes), or None when every article passes."""
         articles = self.allowed_articles(filters)

@@ -38,6 +38,10 @@ CREATE TABLE IF NOT EXISTS sentence_vectors (
 """
 
 
+BUSY_TIMEOUT_MS = 10_000
+WAL_SIZE_LIMIT = 64 * 1024 * 1024
+
+
 def connect(path: Path, read_only: bool = False) -> sqlite3.Connection:
     """Open a generation's database; read-only connections never write or create."""
     if read_only:
@@ -47,6 +51,33 @@ def connect(path: Path, read_only: bool = False) -> sqlite3.Connection:
         connection.executescript(SCHEMA)
     connection.execute("PRAGMA foreign_keys = ON")
     return connection
+
+
+def connect_store(path: Path, create: bool = False) -> sqlite3.Connection:
+    """The writer's connection to a segment store: write-ahead log, every commit flushed to disk, transactions
+    begun and committed explicitly; a new store reclaims freed pages incrementally."""
+    connection = sqlite3.connect(path if create else f"file:{path}?mode=rw", uri=not create, isolation_level=None, check_same_thread=False)
+    connection.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+    if create:
+        connection.execute("PRAGMA auto_vacuum = INCREMENTAL")
+    connection.execute("PRAGMA journal_mode = WAL")
+    connection.execute("PRAGMA synchronous = FULL")
+    connection.execute(f"PRAGMA journal_size_limit = {WAL_SIZE_LIMIT}")
+    connection.execute("PRAGMA foreign_keys = ON")
+    connection.executescript(SCHEMA)
+    return connection
+
+
+def connect_reader(path: Path) -> sqlite3.Connection:
+    """A reader's connection to a segment store (never creates the file); it only reads, in transactions it begins."""
+    connection = sqlite3.connect(f"file:{path}?mode=rw", uri=True, isolation_level=None, check_same_thread=False)
+    connection.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+    return connection
+
+
+def checkpoint(connection: sqlite3.Connection) -> None:
+    """Copy committed pages from the write-ahead log into the database as far as readers allow, without waiting."""
+    connection.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
 
 
 def article_hashes(connection: sqlite3.Connection) -> dict[str, str]:
@@ -75,9 +106,9 @@ def delete_articles(connection: sqlite3.Connection, article_ids: Iterable[str]) 
 
 
 def insert_article(
-    connection: sqlite3.Connection, article: Article, chunks: Sequence[Chunk], keys: Sequence[str]
+    connection: sqlite3.Connection, article: Article, chunks: Sequence[Chunk], keys: Sequence[str], first_rowid: int | None = None
 ) -> list[int]:
-    """Store an article with its chunks; return the new chunk row ids."""
+    """Store an article with its chunks (numbered from first_rowid when given); return the new chunk row ids."""
     rowids: list[int] = []
     connection.execute(
         "INSERT INTO articles VALUES (?, ?, ?, ?, ?, ?, ?)",
@@ -86,11 +117,12 @@ def insert_article(
             article.text, article.content_hash,
         ),
     )
-    for chunk, key in zip(chunks, keys, strict=True):
+    for number, (chunk, key) in enumerate(zip(chunks, keys, strict=True)):
         cursor = connection.execute(
-            'INSERT INTO chunks (article_id, ordinal, heading, start, "end", text, embedding_key) '
-            "VALUES (?, ?, ?, ?, ?, ?, ?)",
-            (chunk.article_id, chunk.ordinal, chunk.heading, chunk.start, chunk.end, chunk.text, key),
+            'INSERT INTO chunks (rowid, article_id, ordinal, heading, start, "end", text, embedding_key) '
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            (None if first_rowid is None else first_rowid + number, chunk.article_id, chunk.ordinal, chunk.heading,
+             chunk.start, chunk.end, chunk.text, key),
         )
         rowids.append(int(cursor.lastrowid or 0))
     return rowids

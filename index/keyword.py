@@ -172,7 +172,7 @@ class KeywordWriter:
         if folder.exists():
             shutil.rmtree(folder)
         if previous is not None:
-            _link_tree(previous, folder)
+            link_tree(previous, folder)
         self._indexes = {kind: _open_for_writing(folder / kind, kind) for kind in (CHUNKS, ARTICLES)}
         self._writers = {kind: index.writer(heap_size=_WRITER_HEAP_BYTES, num_threads=1) for kind, index in self._indexes.items()}
 
@@ -236,7 +236,7 @@ def _midnight(day: date | None) -> datetime | None:
     return datetime(day.year, day.month, day.day)
 
 
-def _link_tree(source: Path, target: Path) -> None:
+def link_tree(source: Path, target: Path) -> None:
     """Hard-link every index file of source into target (lock files excluded: each folder takes its own)."""
     for path in source.rglob("*"):
         destination = target / path.relative_to(source)

@@ -9,11 +9,16 @@ from pathlib import Path
 
 
 @contextmanager
-def exclusive(directory: Path) -> Iterator[None]:
-    """Hold an exclusive flock on directory/.lock; other processes wait until it is released."""
+def exclusive(directory: Path, wait: bool = True) -> Iterator[bool]:
+    """Hold an exclusive flock on directory/.lock; other processes (and other threads opening it) wait until it is
+    released. With wait False, yields False at once instead of waiting when someone else holds it."""
     with (directory / ".lock").open("w") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
         try:
-            yield
+            fcntl.flock(handle, fcntl.LOCK_EX | (0 if wait else fcntl.LOCK_NB))
+        except BlockingIOError:
+            yield False
+            return
+        try:
+            yield True
         finally:
             fcntl.flock(handle, fcntl.LOCK_UN)

@@ -9,14 +9,21 @@ from pathlib import Path
 
 from qa.errors import IndexCorruptError, IndexMismatchError, IndexNotFoundError
 
-FORMAT_VERSION = 4
-UPGRADABLE_FORMATS = frozenset({2, 3})  # 2: keywords in SQLite FTS5; 3: no sentence notes. `qa index` converts both
+FORMAT_VERSION = 5
+SEGMENTS_FORMAT = 5
+# 2: keywords in SQLite FTS5; 3: no sentence notes; 4: one immutable generation per write. `qa index` converts them
+UPGRADABLE_FORMATS = frozenset({2, 3, 4})
+READABLE_FORMATS = frozenset({4, 5})
+NOTES_FORMAT = 4  # the format whose sentence notes the answering features (and the abstention model) read
 MANIFEST_NAME = "manifest.json"
 
 
 @dataclass(frozen=True)
 class Manifest:
-    """What an index was built with and which generation of files is live."""
+    """What an index was built with and which files are live. From format 5 it names the segment store (its
+    `generation` is the store's number, new only when a rebuild or a conversion starts another store): the counts and
+    the kind of vector index live in the store's database, changed by every write. Before format 5 each write
+    published a new generation of files with this manifest, counts included."""
 
     model: str
     dimension: int
@@ -29,9 +36,15 @@ class Manifest:
     precision: str = "fp32"
     format_version: int = FORMAT_VERSION
 
+    @property
+    def segmented(self) -> bool:
+        """A segment store (format 5 on), changed in place, rather than one immutable generation of files."""
+        return self.format_version >= SEGMENTS_FORMAT
+
     def database_path(self, directory: Path) -> Path:
-        """The SQLite file of this generation."""
-        return directory / f"gen-{self.generation:06d}.sqlite"
+        """The SQLite file of this store (or generation)."""
+        prefix = "store" if self.segmented else "gen"
+        return directory / f"{prefix}-{self.generation:06d}.sqlite"
 
     def vectors_path(self, directory: Path) -> Path:
         """The FAISS file of this generation."""
@@ -56,12 +69,12 @@ class Manifest:
         """Refuse an index of another format or model (and, for writers, of another precision), saying how to rebuild;
         a writer (upgrading) accepts a format it converts."""
         rebuild = f"rebuild it with `qa index --rebuild --index-dir {directory}`"
-        if self.upgradable and not upgrading:
+        if self.upgradable and not upgrading and self.format_version not in READABLE_FORMATS:
             raise IndexMismatchError(
                 f"the index at {directory} was written by an earlier version (format {self.format_version}); run "
                 f"`qa index --index-dir {directory}` once to convert it to format {FORMAT_VERSION} (nothing is re-embedded)"
             )
-        if self.format_version != FORMAT_VERSION and not (upgrading and self.upgradable):
+        if self.format_version not in READABLE_FORMATS and not (upgrading and self.upgradable):
             raise IndexMismatchError(
                 f"the index at {directory} has format {self.format_version}, this version reads {FORMAT_VERSION}; {rebuild}"
             )

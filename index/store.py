@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 import threading
 from dataclasses import dataclass
 from datetime import date
@@ -16,8 +16,10 @@ from index import database
 from index.catalog import ChunkCatalog, ChunkOwner
 from index.keyword import KeywordFilter, KeywordIndex
 from index.speakers import SentenceNote
+from index.files import opening
 from index.manifest import MANIFEST_NAME, Manifest, read_manifest
-from index.vectors import load_vector_index, search_vectors
+from index.segments import Segment, StoreState, current_generation, keyword_folder, read_state, segment_file
+from index.vectors import FLAT, load_vector_index, search_segments
 from qa.errors import IndexCorruptError, QAError
 from qa.types import Article, SearchFilters
 
@@ -40,19 +42,22 @@ class ChunkRow:
 
 
 class IndexSnapshot:
-    """One published generation, opened read-only; safe to share between threads."""
+    """One consistent state of the index, opened read-only; safe to share between threads.
 
-    def __init__(self, directory: Path, manifest: Manifest) -> None:
+    A segment store (format 5) is read inside one SQLite read transaction held for the snapshot's life, begun before
+    the live state is read: rows, segments, tombstones and keyword commit all belong to the same committed write,
+    whatever writers do meanwhile. A generation of an older format is immutable and read as before."""
+
+    def __init__(self, directory: Path, manifest: Manifest, reuse: Mapping[Path, faiss.Index] | None = None) -> None:
         self.directory = directory
         self.manifest = manifest
         try:
-            self._vectors: faiss.Index = load_vector_index(
-                manifest.vectors_path(directory), memory_map=manifest.faiss_kind != "flat"
-            )
-            self._connection = database.connect(manifest.database_path(directory), read_only=True)
-            self._connection.execute("SELECT count(*) FROM chunks").fetchone()
-            self._keywords = KeywordIndex(manifest.keyword_path(directory))
-        except (RuntimeError, sqlite3.DatabaseError) as error:
+            if manifest.segmented:
+                with opening(directory):
+                    self._open_store(reuse or {})
+            else:
+                self._open_generation()
+        except (RuntimeError, sqlite3.DatabaseError, OSError) as error:
             raise IndexCorruptError(
                 f"the index at {directory} cannot be read ({error}); rebuild it with "
                 f"`qa index --rebuild --index-dir {directory}`"
@@ -60,39 +65,97 @@ class IndexSnapshot:
         self._lock = threading.Lock()
         self._catalog: ChunkCatalog | None = None
 
+    def _open_store(self, reuse: Mapping[Path, faiss.Index]) -> None:
+        """Checkpoint the write-ahead log as far as older readers allow (with none left, this reader then reads the
+        database file alone and the next write can start the log afresh), begin the read transaction, read the state
+        it sees, and load the segments and keyword commit it names (reusing segments already loaded: they never
+        change)."""
+        path = self.manifest.database_path(self.directory)
+        if not path.exists():
+            raise sqlite3.DatabaseError(f"{path.name} is missing")
+        self._connection = database.connect_reader(path)
+        self._probe = database.connect_reader(path)
+        try:
+            database.checkpoint(self._connection)  # when no older reader holds the log, the new one reads the database
+        except sqlite3.OperationalError:
+            pass
+        self._connection.execute("BEGIN")
+        self.state = read_state(self._connection)
+        store = self.manifest.generation
+        files = {segment.name: segment_file(self.directory, store, segment.name) for segment in self.state.segments}
+        self.loaded_segments = {
+            segment.name: reuse.get(files[segment.name])
+            or load_vector_index(files[segment.name], memory_map=segment.kind != FLAT)
+            for segment in self.state.segments
+        }
+        self.segment_files = {files[name]: index for name, index in self.loaded_segments.items()}
+        self._keywords = KeywordIndex(keyword_folder(self.directory, store, self.state.keyword))
+
+    def _open_generation(self) -> None:
+        """Open an immutable generation written before segments (format 4) as one segment without tombstones."""
+        manifest = self.manifest
+        self._connection = database.connect(manifest.database_path(self.directory), read_only=True)
+        self._probe = None
+        self._connection.execute("SELECT count(*) FROM chunks").fetchone()
+        vectors = load_vector_index(manifest.vectors_path(self.directory), memory_map=manifest.faiss_kind != FLAT)
+        self.loaded_segments = {"generation": vectors}
+        self.segment_files: dict[Path, faiss.Index] = {}
+        self.state = StoreState(
+            manifest.generation, (Segment("generation", manifest.faiss_kind, int(vectors.ntotal), manifest.trained_size),),
+            frozenset(), "", 0, manifest.articles, manifest.chunks,
+        )
+        self._keywords = KeywordIndex(manifest.keyword_path(self.directory))
+
     @classmethod
-    def open(cls, directory: Path, model: str, dimension: int, retries: int = 3) -> IndexSnapshot:
-        """Open the live generation, refusing one built with another model or format; if a writer published a newer
-        one (deleting this one's files) between reading the manifest and opening the files, open the newer one."""
+    def open(
+        cls, directory: Path, model: str, dimension: int, retries: int = 3, reuse: Mapping[Path, faiss.Index] | None = None
+    ) -> IndexSnapshot:
+        """Open the live state, refusing an index built with another model or format; if a writer replaced the
+        files named (a rebuild, a conversion) between reading the manifest and opening them, open the newer ones.
+        Segments in reuse (an older snapshot's `segment_files`) are not read again."""
         manifest = read_manifest(directory)
         manifest.check_compatible(directory, model, dimension)
         try:
-            return cls(directory, manifest)
+            return cls(directory, manifest, reuse)
         except IndexCorruptError:
             if retries == 0 or read_manifest(directory) == manifest:
                 raise
-            return cls.open(directory, model, dimension, retries - 1)
+            return cls.open(directory, model, dimension, retries - 1, reuse)
 
     def is_current(self) -> bool:
-        """False once a newer generation has been published."""
+        """False once a write has been committed after this snapshot's, or another store or generation published."""
         try:
-            return read_manifest(self.directory).generation == self.manifest.generation
-        except (QAError, OSError):
+            if read_manifest(self.directory) != self.manifest:
+                return False
+            if self._probe is None:
+                return True
+            with self._lock:
+                return current_generation(self._probe) == self.state.generation
+        except (QAError, OSError, sqlite3.Error):
             return True
 
     @property
     def size(self) -> int:
-        """Number of chunks in this generation."""
-        return int(self._vectors.ntotal)
+        """Number of live vectors: those the segments hold less the tombstoned ones."""
+        return sum(int(index.ntotal) for index in self.loaded_segments.values()) - len(self.state.tombstones)
+
+    @property
+    def article_count(self) -> int:
+        """Number of articles."""
+        return self.state.articles
+
+    def dense(self, query: np.ndarray, k: int, allowed: np.ndarray | None) -> list[tuple[int, float]]:
+        """Top-k live chunks by cosine similarity, over every segment."""
+        return search_segments(list(self.loaded_segments.values()), query, k, allowed, self.state.tombstones, self._live_mask)
+
+    def _live_mask(self) -> np.ndarray:
+        """A mask over chunk row ids marking the live ones."""
+        return self.catalog.live_chunks()
 
     @property
     def keyword_size(self) -> int:
         """Number of chunks the keyword index holds in this generation."""
         return self._keywords.chunk_count
-
-    def dense(self, query: np.ndarray, k: int, allowed: np.ndarray | None) -> list[tuple[int, float]]:
-        """Top-k chunks by cosine similarity."""
-        return search_vectors(self._vectors, query, k, allowed)
 
     def vectors_for(self, rowids: list[int]) -> np.ndarray:
         """The stored vectors of some chunks, in the given order."""
@@ -202,8 +265,16 @@ class IndexSnapshot:
             return dict(rows.fetchall())
 
     def close(self) -> None:
-        """Release the database connection."""
+        """End the read transaction and release the database connections."""
         self._connection.close()
+        if self._probe is not None:
+            self._probe.close()
+
+    def __del__(self) -> None:
+        """Close on release: a sqlite3 connection is in a reference cycle with its statement cache, so it would
+        otherwise stay open, its read transaction pinning the write-ahead log, until the cyclic collector ran."""
+        if hasattr(self, "_connection"):
+            self.close()
 
 
 def index_exists(directory: Path) -> bool:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import os
+from collections.abc import Callable
 from pathlib import Path
 
 import faiss
@@ -12,6 +13,7 @@ import numpy as np
 EXACT_LIMIT = 200_000
 FLAT = "flat"
 NPROBE = 48
+OVERFETCH_LIMIT = 256
 
 
 def choose_kind(count: int, exact_limit: int = EXACT_LIMIT) -> str:
@@ -37,10 +39,10 @@ def build_vector_index(ids: np.ndarray, vectors: np.ndarray, dimension: int, kin
 
 
 def update_vector_index(
-    index: faiss.Index, removed: list[int], added_ids: np.ndarray, added_vectors: np.ndarray
+    index: faiss.Index, removed: np.ndarray, added_ids: np.ndarray, added_vectors: np.ndarray
 ) -> faiss.Index:
     """Apply removals and additions to an existing index in place."""
-    if removed:
+    if len(removed):
         index.remove_ids(np.asarray(removed, dtype=np.int64))
     if len(added_ids):
         index.add_with_ids(np.ascontiguousarray(added_vectors, dtype=np.float32), added_ids.astype(np.int64))
@@ -48,12 +50,37 @@ def update_vector_index(
 
 
 def save_vector_index(index: faiss.Index, path: Path) -> None:
-    """Write the index aside and rename it into place, durably."""
+    """Write the index aside and rename it into place, durably (the folder is flushed too)."""
     temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     faiss.write_index(index, str(temporary))
     with temporary.open("rb") as handle:
         os.fsync(handle.fileno())
     os.replace(temporary, path)
+    descriptor = os.open(path.parent, os.O_RDONLY)
+    try:
+        os.fsync(descriptor)
+    finally:
+        os.close(descriptor)
+
+
+def stored_ids(index: faiss.Index) -> np.ndarray:
+    """Every id an index holds (flat: its id map; IVF: its inverted lists)."""
+    try:
+        ivf = faiss.extract_index_ivf(index)
+    except RuntimeError:
+        return faiss.vector_to_array(index.id_map).astype(np.int64)
+    lists = ivf.invlists
+    parts = [
+        faiss.rev_swig_ptr(lists.get_ids(number), lists.list_size(number)).copy()
+        for number in range(ivf.nlist) if lists.list_size(number)
+    ]
+    return np.concatenate(parts).astype(np.int64) if parts else np.zeros(0, dtype=np.int64)
+
+
+def flat_contents(index: faiss.Index) -> tuple[np.ndarray, np.ndarray]:
+    """The ids and vectors of an exact (flat) index."""
+    ids = faiss.vector_to_array(index.id_map).astype(np.int64)
+    return ids, index.index.reconstruct_n(0, index.ntotal) if len(ids) else np.zeros((0, index.d), dtype=np.float32)
 
 
 def load_vector_index(path: Path, memory_map: bool = False) -> faiss.Index:
@@ -64,6 +91,23 @@ def load_vector_index(path: Path, memory_map: bool = False) -> faiss.Index:
     except RuntimeError:
         pass
     return index
+
+
+def search_segments(
+    indexes: list[faiss.Index], query: np.ndarray, k: int, allowed: np.ndarray | None, tombstones: frozenset[int],
+    live: Callable[[], np.ndarray],
+) -> list[tuple[int, float]]:
+    """Top-k (row id, cosine) over several segments. Tombstoned ids are dropped: each segment is asked for k plus
+    the number of tombstones (at most OVERFETCH_LIMIT more), or searched through the live mask when there are more."""
+    extra = len(tombstones) if allowed is None else 0
+    if extra > OVERFETCH_LIMIT:
+        allowed, extra = live(), 0
+    found: list[tuple[int, float]] = []
+    for index in indexes:
+        found += search_vectors(index, query, k + extra, allowed)
+    if extra:
+        found = [(rowid, score) for rowid, score in found if rowid not in tombstones]
+    return sorted(found, key=lambda pair: -pair[1])[:k]
 
 
 def search_vectors(index: faiss.Index, query: np.ndarray, k: int, allowed: np.ndarray | None = None) -> list[tuple[int, float]]:

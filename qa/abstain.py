@@ -18,7 +18,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from index.manifest import FORMAT_VERSION
+from index.manifest import NOTES_FORMAT
 from qa.errors import QAError
 from qa.evidence import Evidence
 from qa.speaker_question import AskedSpeaker, speaks_for
@@ -113,10 +113,10 @@ def load_model(path: Path = MODEL_PATH) -> AbstentionModel:
     """The shipped abstention model, checked to weigh the features this version computes from the notes of this
     index format."""
     data = json.loads(path.read_text(encoding="utf-8"))
-    if tuple(data["features"]) != FEATURES or int(data["format_version"]) != FORMAT_VERSION:
+    if tuple(data["features"]) != FEATURES or int(data["format_version"]) != NOTES_FORMAT:
         raise QAError(
             f"{path} weighs {data['features']} from index format {data['format_version']}; this version computes "
-            f"{list(FEATURES)} from format {FORMAT_VERSION}: retrain it with `python -m bench.abstention --write`"
+            f"{list(FEATURES)} from format {NOTES_FORMAT}: retrain it with `python -m bench.abstention --write`"
         )
     return AbstentionModel(
         tuple(data["mean"]), tuple(data["scale"]), tuple(data["weights"]), float(data["intercept"]),

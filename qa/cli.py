@@ -6,6 +6,7 @@ import json
 import logging
 import sys
 from collections.abc import Callable
+from dataclasses import asdict
 from datetime import date, datetime
 from functools import wraps
 from pathlib import Path
@@ -111,6 +112,25 @@ def index_command(paths: tuple[Path, ...], rebuild: bool, index_dir: Path | None
     _print_report(report, as_json)
     if report.errors:
         sys.exit(1)
+
+
+@main.command()
+@click.option("--all", "everything", is_flag=True, help="Merge every segment into one and purge every tombstone.")
+@index_dir_option
+@json_option
+@_user_errors
+def compact(everything: bool, index_dir: Path | None, as_json: bool) -> None:
+    """Merge the index's small vector segments and purge deleted chunks now (writes do it as they go)."""
+    service = _service(index_dir)
+    steps = service.compact(everything)
+    state = service.snapshot().state
+    if as_json:
+        click.echo(json.dumps({"steps": [asdict(step) for step in steps], "segments": len(state.segments), "tombstones": len(state.tombstones)}))
+        return
+    for step in steps:
+        click.echo(f"{step.reason}: {step.merged} segments into one {step.kind} segment of {step.vectors} vectors "
+                   f"({step.purged} tombstones purged) in {step.seconds:.2f} s")
+    click.echo(f"{len(state.segments)} segments, {len(state.tombstones)} tombstones" + ("" if steps else " (nothing to do)"))
 
 
 @main.command()
@@ -243,13 +263,16 @@ def _print_report(report: IndexReport, as_json: bool) -> None:
     }
     if as_json:
         click.echo(json.dumps({
-            **counts, "embedded": report.embedded, "bytes_written": report.bytes_written, "errors": report.errors,
-            "skipped": report.skipped,
+            **counts, "embedded": report.embedded, "bytes_written": report.bytes_written,
+            "write_seconds": report.write_seconds, "generation": report.generation, "segments": report.segments,
+            "tombstones": report.tombstones, "tombstoned": report.tombstoned, "compactions": report.compactions,
+            "errors": report.errors, "skipped": report.skipped,
         }))
     else:
         click.echo(
             f"{report.added} added, {report.updated} updated, {report.removed} removed, {report.unchanged} unchanged; "
-            f"{report.chunks} chunks ({report.embedded} embedded) in {report.seconds:.1f} s"
+            f"{report.chunks} chunks ({report.embedded} embedded) in {report.seconds:.1f} s; "
+            f"{report.segments} segments, {report.tombstones} tombstones"
         )
     for skipped in report.skipped:
         click.echo(f"warning: {skipped}", err=True)

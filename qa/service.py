@@ -17,6 +17,7 @@ from index.chunking import ChunkingPolicy
 from index.backends import make_embedder
 from index.embedder import Embedder
 from index.speakers import SpeakerFinder
+from index.compaction import CompactionStep, compact_index
 from index.store import IndexSnapshot, index_exists
 from qa.answer import (
     AnswerPolicy,
@@ -32,6 +33,7 @@ from qa.answer import (
 )
 from qa.abstain import load_model
 from qa.chat import ConversationStore, Turn, follow_up_vector, resolve_follow_up
+from qa.compactor import BackgroundCompactor, WriteTally
 from qa.config import Settings
 from qa.errors import ArticleNotFoundError, InvalidQuestionError
 from qa.evidence import SentenceVectors
@@ -79,6 +81,9 @@ class QAService:
         self._snapshot: IndexSnapshot | None = None
         self._lock = threading.Lock()
         self._write_lock = threading.Lock()
+        self._stale = False
+        self.writes = WriteTally()
+        self._compactor = BackgroundCompactor(settings.index_dir, self._compacted)
 
     @property
     def embedder(self) -> Embedder:
@@ -121,7 +126,7 @@ class QAService:
                 speakers=SpeakerFinder(processes=min(2, os.cpu_count() or 1) if parallel else 1),
             )
         report.errors, report.skipped = loaded.errors, loaded.skipped
-        self._refresh()
+        self._written(report)
         return report
 
     def ensure_index(self, show_progress: bool = False) -> IndexReport | None:
@@ -133,8 +138,10 @@ class QAService:
     def upsert_articles(self, articles: Sequence[Article]) -> IndexReport:
         """Add or replace articles; they are searchable when this returns."""
         with self._write_lock:
-            report = update_index(self.index_dir, self.embedder, self.chunking, articles, clean_up_in_background=True)
-        self._refresh()
+            report = update_index(
+                self.index_dir, self.embedder, self.chunking, articles, clean_up_in_background=True, compact=False
+            )
+        self._written(report, compact_later=True)
         return report
 
     def delete_articles(self, article_ids: Sequence[str]) -> IndexReport:
@@ -145,10 +152,42 @@ class QAService:
             if missing:
                 raise ArticleNotFoundError(f"no article with id {', '.join(map(repr, missing))} in the index")
             report = update_index(
-                self.index_dir, self.embedder, self.chunking, deletes=article_ids, clean_up_in_background=True
+                self.index_dir, self.embedder, self.chunking, deletes=article_ids, clean_up_in_background=True,
+                compact=False,
             )
-        self._refresh()
+        self._written(report, compact_later=True)
         return report
+
+    def compact(self, everything: bool = False) -> list[CompactionStep]:
+        """Run the merges the index calls for now (with everything, down to one segment without tombstones)."""
+        with self._write_lock:
+            steps = compact_index(self.index_dir, force=everything)
+        self._compacted(steps, 0)
+        return steps
+
+    def wait_for_compaction(self) -> None:
+        """Block until no background compaction runs (at shutdown, and in tests)."""
+        self._compactor.wait()
+
+    def _written(self, report: IndexReport, compact_later: bool = False) -> None:
+        """Count a write, let the next question open the new state, and (for a server's writes) compact on a
+        background thread."""
+        with self._lock:
+            self.writes.writes += 1
+            self.writes.bytes_written += report.bytes_written or 0
+            self.writes.compactions += len(report.compactions)
+        self._refresh()
+        if compact_later:
+            self._compactor.request()
+
+    def _compacted(self, steps: list[CompactionStep], written: int) -> None:
+        """Count a background compaction's merges and let the next question open the compacted state."""
+        if not steps:
+            return
+        with self._lock:
+            self.writes.compactions += len(steps)
+            self.writes.compaction_bytes += written
+        self._refresh()
 
     def search(
         self, question: str, k: int | None = None, filters: SearchFilters | None = None, as_of: date | None = None
@@ -252,17 +291,21 @@ class QAService:
         return text
 
     def snapshot(self) -> IndexSnapshot:
-        """The live index generation, reopened when a newer one has been published."""
+        """The live index state, reopened when a write has been committed since."""
         embedder = self.embedder
         with self._lock:
-            if self._snapshot is None or not self._snapshot.is_current():
-                self._snapshot = IndexSnapshot.open(self.index_dir, embedder.name, embedder.dimension)
+            if self._snapshot is None or self._stale or not self._snapshot.is_current():
+                # let go of the old snapshot first: its read transaction ends now (or when the last request holding
+                # it finishes), so the new one can start after a full checkpoint and the log does not grow
+                reuse, self._snapshot = (self._snapshot.segment_files if self._snapshot else {}), None
+                self._snapshot = IndexSnapshot.open(self.index_dir, embedder.name, embedder.dimension, reuse=reuse)
+                self._stale = False
             return self._snapshot
 
     def _refresh(self) -> None:
-        """Drop the cached snapshot so the next call opens the newest generation."""
+        """Make the next call open the newest state (reusing the segments it shares with the current one)."""
         with self._lock:
-            self._snapshot = None
+            self._stale = True
 
     def _retrieve(
         self,

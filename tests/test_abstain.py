@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from index.manifest import FORMAT_VERSION
+from index.manifest import NOTES_FORMAT
 from qa.abstain import FEATURES, MODEL_PATH, AbstentionModel, expected_kinds, load_model
 from qa.answer import MIN_CROWD, article_scores, time_bonus_share
 from qa.errors import QAError
@@ -25,7 +25,7 @@ def _passage(article: str, score: float) -> Passage:
 
 def test_the_shipped_model_matches_this_version_and_gives_probabilities() -> None:
     model = load_model()
-    assert model.format_version == FORMAT_VERSION and len(model.weights) == len(FEATURES)
+    assert model.format_version == NOTES_FORMAT and len(model.weights) == len(FEATURES)
     average = dict(zip(FEATURES, model.mean, strict=True))
     assert 0.0 < model.probability(average) < 1.0
     strong = {name: mean + 3 * scale * (1 if weight > 0 else -1) for name, mean, scale, weight in zip(FEATURES, model.mean, model.scale, model.weights, strict=True)}
@@ -34,14 +34,14 @@ def test_the_shipped_model_matches_this_version_and_gives_probabilities() -> Non
 
 
 def test_an_unmeasured_signal_counts_as_its_training_mean() -> None:
-    model = AbstentionModel(tuple(1.0 for _ in FEATURES), tuple(1.0 for _ in FEATURES), tuple(1.0 for _ in FEATURES), 0.0, FORMAT_VERSION)
+    model = AbstentionModel(tuple(1.0 for _ in FEATURES), tuple(1.0 for _ in FEATURES), tuple(1.0 for _ in FEATURES), 0.0, NOTES_FORMAT)
     at_mean = dict.fromkeys(FEATURES, 1.0)
     assert model.probability({**at_mean, FEATURES[0]: math.nan}) == pytest.approx(model.probability(at_mean)) == 0.5
 
 
 def test_a_model_for_other_features_or_another_index_format_is_refused(tmp_path: Path) -> None:
     data = json.loads(MODEL_PATH.read_text(encoding="utf-8"))
-    for changed in ({"features": data["features"][:-1]}, {"format_version": FORMAT_VERSION - 1}):
+    for changed in ({"features": data["features"][:-1]}, {"format_version": NOTES_FORMAT - 1}):
         path = tmp_path / "model.json"
         path.write_text(json.dumps({**data, **changed}), encoding="utf-8")
         with pytest.raises(QAError, match="python -m bench.abstention --write"):

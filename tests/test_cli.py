@@ -46,10 +46,12 @@ def test_index_json_counts(invoke: Callable[..., Result]) -> None:
 @pytest.mark.skipif(written_bytes() is None, reason="no /proc/self/io write_bytes on this system")
 def test_index_json_reports_the_bytes_each_write_wrote(invoke: Callable[..., Result], tmp_path: Path) -> None:
     first = json.loads(invoke("index", "--json").output)
-    database = max((tmp_path / "cli-index").glob("gen-*.sqlite"), key=lambda path: path.stat().st_mtime)
+    database = next((tmp_path / "cli-index").glob("store-*.sqlite"))
     assert first["bytes_written"] >= database.stat().st_size > 0
+    assert (first["segments"], first["tombstones"], first["generation"]) == (1, 0, 1)
     unchanged = json.loads(invoke("index", "--json").output)
     assert 0 <= unchanged["bytes_written"] < 64 * 1024
+    assert (unchanged["segments"], unchanged["generation"]) == (1, 1)
 
 
 def test_index_with_a_bad_file_exits_nonzero_with_a_summary(invoke: Callable[..., Result], tmp_path: Path) -> None:
@@ -92,3 +94,16 @@ def test_empty_question_is_a_clear_error(invoke: Callable[..., Result]) -> None:
 def test_bad_date_option(invoke: Callable[..., Result]) -> None:
     result = invoke("ask", "GCC", "--since", "yesterday")
     assert result.exit_code == 2
+
+
+def test_compact_merges_segments_and_reports_them(invoke: Callable[..., Result], tmp_path: Path) -> None:
+    invoke("index", "--json")
+    (tmp_path / "extra").mkdir()
+    (tmp_path / "extra" / "ferry.txt").write_text("Ferry news\n\nThe ferry to the island sailed at dawn.\n", encoding="utf-8")
+    invoke("index", str(SEEDS), str(tmp_path / "extra"), "--json")
+    before = json.loads(invoke("compact", "--json").output)
+    assert before["steps"] == [] and before["segments"] == 2
+    after = json.loads(invoke("compact", "--all", "--json").output)
+    assert (len(after["steps"]), after["segments"], after["tombstones"]) == (1, 1, 0)
+    assert after["steps"][0]["merged"] == 2
+    assert "1 segments, 0 tombstones (nothing to do)" in invoke("compact").output

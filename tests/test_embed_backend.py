@@ -34,7 +34,7 @@ def test_writing_vectors_of_another_precision_is_refused_with_the_fix(tmp_path: 
         update_index(tmp_path, HashingEmbedder(precision="int8"), ChunkingPolicy(), [_article("b", "Gold fell.")])
     assert "fp32 vectors" in str(error.value) and "QA_EMBED_BACKEND to onnx or torch" in str(error.value)
     assert "qa index --rebuild" in str(error.value)
-    assert read_manifest(tmp_path).articles == 1
+    assert read_manifest(tmp_path).articles == 1  # counted when the store was published
 
 
 def test_reading_with_another_precision_is_allowed(tmp_path: Path) -> None:

@@ -11,6 +11,7 @@ import pytest
 
 from index.articles import make_article
 from index.embedder import HashingEmbedder
+from index.files import live_file_names
 from index.manifest import read_manifest
 from index.store import IndexSnapshot
 from qa.config import Settings
@@ -54,7 +55,7 @@ def test_add_change_delete(settings: Settings, corpus_dir: Path, write_article: 
     assert (removed.removed, removed.unchanged) == (1, 1)
     assert all(passage.article_id != "volcano" for passage in service.search("glacier Kelso", k=20))
     snapshot = IndexSnapshot.open(settings.index_dir, embedder.name, embedder.dimension)
-    assert snapshot.size == read_manifest(settings.index_dir).chunks
+    assert snapshot.size == snapshot.state.chunks
     assert snapshot.article("volcano") is None
 
 
@@ -72,13 +73,19 @@ def test_changed_article_reuses_vectors_of_unchanged_chunks(settings: Settings, 
     assert 0 < second.embedded < first.embedded
 
 
-def test_only_one_generation_of_files_is_kept(settings: Settings, corpus_dir: Path, write_article: Callable[..., Path]) -> None:
+def test_each_write_adds_a_segment_and_only_live_files_are_kept(
+    settings: Settings, corpus_dir: Path, write_article: Callable[..., Path]
+) -> None:
     service = _service(settings, HashingEmbedder())
     for number in range(3):
         write_article(corpus_dir, f"n{number}.txt", f"Story {number} text.")
-        service.index_paths([corpus_dir])
-    files = sorted(path.name for path in settings.index_dir.glob("gen-*"))
-    assert files == ["gen-000003.faiss", "gen-000003.keyword", "gen-000003.sqlite"]
+        report = service.index_paths([corpus_dir])
+    files = {path.name for path in settings.index_dir.glob("store-*")}
+    assert files - {"store-000001.sqlite-wal", "store-000001.sqlite-shm"} == live_file_names(settings.index_dir) - {
+        "store-000001.sqlite-wal", "store-000001.sqlite-shm", "store-000001.sqlite-journal"
+    }
+    assert (report.segments, report.tombstones) == (3, 0)  # one per write; nothing deleted
+    assert len([name for name in files if ".kw-" in name]) == 1 and "store-000001.sqlite" in files
 
 
 def test_load_errors_keep_vanished_articles_and_are_reported(settings: Settings, corpus_dir: Path) -> None:
@@ -88,7 +95,7 @@ def test_load_errors_keep_vanished_articles_and_are_reported(settings: Settings,
     report = service.index_paths([corpus_dir / "broken.jsonl"])
     assert report.errors and "broken.jsonl:1" in report.errors[0]
     assert report.removed == 0
-    assert read_manifest(settings.index_dir).articles == 1
+    assert service.snapshot().article_count == 1
 
 
 def test_index_of_another_model_is_refused(settings: Settings, corpus_dir: Path) -> None:
@@ -103,8 +110,7 @@ def test_index_of_another_model_is_refused(settings: Settings, corpus_dir: Path)
 def test_corrupt_index_is_a_clear_error(settings: Settings, corpus_dir: Path) -> None:
     service = _service(settings, HashingEmbedder())
     service.index_paths([corpus_dir])
-    manifest = read_manifest(settings.index_dir)
-    manifest.vectors_path(settings.index_dir).write_bytes(b"garbage")
+    next(settings.index_dir.glob("store-*.seg-*.faiss")).write_bytes(b"garbage")
     with pytest.raises(IndexCorruptError, match="qa index --rebuild"):
         _service(settings, HashingEmbedder()).search("anything")
     (settings.index_dir / "manifest.json").write_text("{not json", encoding="utf-8")
@@ -130,8 +136,9 @@ def test_a_rebuild_replaces_an_index_of_another_model_under_a_higher_generation(
     after = read_manifest(settings.index_dir)
     assert (report.added, after.model, after.articles) == (1, "model-b", 1)
     assert after.generation > before.generation and not reader.is_current()
-    live = {path.name for path in after.files(settings.index_dir)}
-    assert {path.name for path in settings.index_dir.glob("gen-*")} == live
+    files = {path.name for path in settings.index_dir.glob("store-*")}
+    assert f"store-{after.generation:06d}.sqlite" in files and files <= live_file_names(settings.index_dir)
+    assert not any(name.startswith(f"store-{before.generation:06d}.") for name in files)
 
 
 def test_a_rebuild_recovers_a_damaged_index(settings: Settings, corpus_dir: Path) -> None:
@@ -148,10 +155,6 @@ def test_service_writes_free_the_superseded_generation_in_the_background(setting
     service = _service(settings, HashingEmbedder())
     service.index_paths([corpus_dir])
     service.upsert_articles([make_article("late", "Late", "A late story about grain exports.", "api", None)])
-    live = read_manifest(settings.index_dir)
-    expected = {path.name for path in live.files(settings.index_dir)}
-    deadline = time.monotonic() + 30
-    while {path.name for path in settings.index_dir.glob("gen-*")} != expected and time.monotonic() < deadline:
-        time.sleep(0.01)
-    assert {path.name for path in settings.index_dir.glob("gen-*")} == expected
+    expected = live_file_names(settings.index_dir)
+    assert {path.name for path in settings.index_dir.glob("store-*")} <= expected
     assert [passage.article_id for passage in service.search("grain exports", 1)] == ["late"]

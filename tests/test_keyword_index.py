@@ -13,12 +13,15 @@ from index import database
 from index.articles import make_article
 from index.build import update_index
 from index.chunking import ChunkingPolicy
+from index.compaction import compact_index
 from index.embedder import HashingEmbedder
 from index.keyword import KeywordFilter, KeywordIndex, KeywordWriter, analyzer
-from index.manifest import MANIFEST_NAME, read_manifest
+from index.files import live_file_names
+from index.manifest import read_manifest
 from index.store import IndexSnapshot
 from qa.errors import IndexCorruptError, IndexMismatchError
 from qa.types import Article, Chunk, SearchFilters
+from tests.legacy_index import as_generation
 
 ARTICLES = [
     make_article("wheat", "Wheat exports resume", "Ukraine resumed wheat exports from Odesa. Ministers met in Istanbul.", "cnn", date(2022, 7, 22)),
@@ -100,10 +103,12 @@ def test_an_interrupted_write_leaves_nothing_behind(tmp_path: Path) -> None:
     embedder, policy = HashingEmbedder(), ChunkingPolicy()
     update_index(tmp_path, embedder, policy, ARTICLES)
     live = read_manifest(tmp_path)
-    stray = KeywordWriter(tmp_path / f"gen-{live.generation + 1:06d}.keyword", live.keyword_path(tmp_path))
-    stray.delete(["wheat"])  # a write that never committed nor published
+    [current] = [tmp_path / name for name in live_file_names(tmp_path) if ".kw-" in name]
+    stray = KeywordWriter(tmp_path / f"store-{live.generation:06d}.kw-999999", current)
+    stray.delete(["wheat"])  # a write that never committed
+    (tmp_path / f"store-{live.generation:06d}.seg-999998.faiss").write_bytes(b"half a segment")
     update_index(tmp_path, embedder, policy, [*ARTICLES, make_article("new", "New", "Fresh words.", "api", None)])
-    assert sorted(path.name for path in tmp_path.glob("gen-*")) == sorted(path.name for path in read_manifest(tmp_path).files(tmp_path))
+    assert {path.name for path in tmp_path.glob("store-*")} <= live_file_names(tmp_path)
     snapshot = IndexSnapshot.open(tmp_path, embedder.name, embedder.dimension)
     assert {article for article, _ in snapshot.keyword_articles(snapshot.keyword_terms("wheat fresh"), 9, SearchFilters())} == {"wheat", "new"}
 
@@ -119,34 +124,45 @@ def test_sources_filter_the_keyword_search_by_article(tmp_path: Path) -> None:
     assert snapshot.keyword_articles(terms, 10, SearchFilters(sources=("nowhere",))) == []
 
 
-def _downgrade_to_format_2(directory: Path) -> None:
-    """Turn a live index into what format 2 wrote: keywords in an FTS5 table, no keyword folder."""
-    manifest = read_manifest(directory)
-    connection = sqlite3.connect(manifest.database_path(directory))
-    with connection:
-        connection.execute("CREATE VIRTUAL TABLE chunk_terms USING fts5(title, heading, text, tokenize='porter unicode61')")
-        connection.execute("INSERT INTO chunk_terms (rowid, title, heading, text) SELECT rowid, '', heading, text FROM chunks")
-    connection.close()
-    for path in manifest.keyword_path(directory).rglob("*"):
-        if path.is_file():
-            path.unlink()
-    path = directory / MANIFEST_NAME
-    path.write_text(json.dumps({**json.loads(path.read_text()), "format_version": 2}))
-
-
 def test_a_format_2_index_says_how_to_convert_and_qa_index_converts_it_without_embedding(tmp_path: Path) -> None:
     embedder = HashingEmbedder()
     update_index(tmp_path, embedder, ChunkingPolicy(), ARTICLES)
-    _downgrade_to_format_2(tmp_path)
-    with pytest.raises(IndexMismatchError, match="run `qa index --index-dir .*` once to convert it to format 4"):
+    as_generation(tmp_path, format_version=2)
+    with pytest.raises(IndexMismatchError, match="run `qa index --index-dir .*` once to convert it to format 5"):
         IndexSnapshot.open(tmp_path, embedder.name, embedder.dimension)
     before = embedder.embedded_texts
     report = update_index(tmp_path, embedder, ChunkingPolicy(), ARTICLES)
     assert (report.unchanged, report.embedded, embedder.embedded_texts) == (3, 0, before)
     manifest = read_manifest(tmp_path)
-    assert manifest.format_version == 4
+    assert manifest.format_version == 5 and not list(tmp_path.glob("gen-*"))
     snapshot = IndexSnapshot.open(tmp_path, embedder.name, embedder.dimension)
-    assert snapshot.keyword_size == snapshot.size == manifest.chunks
+    assert snapshot.keyword_size == snapshot.size == snapshot.state.chunks
     assert [article for article, _ in snapshot.keyword_articles(snapshot.keyword_terms("ferry strike"), 1, SearchFilters())] == ["ferry"]
     with database.connect(manifest.database_path(tmp_path), read_only=True) as connection:
         assert connection.execute("SELECT count(*) FROM sqlite_master WHERE name = 'chunk_terms'").fetchone() == (0,)
+
+
+def test_a_format_4_index_is_read_as_before_and_converted_by_the_next_write_without_embedding(tmp_path: Path) -> None:
+    embedder = HashingEmbedder()
+    update_index(tmp_path, embedder, ChunkingPolicy(), ARTICLES)
+    as_generation(tmp_path, format_version=4)
+    old = IndexSnapshot.open(tmp_path, embedder.name, embedder.dimension)
+    terms = old.keyword_terms("ferry strike")
+    assert old.size == old.keyword_size == 3 and [a for a, _ in old.keyword_articles(terms, 1, SearchFilters())] == ["ferry"]
+    assert old.dense(embedder.embed(["ferry strike"])[0], 1, None)
+    before = embedder.embedded_texts
+    report = update_index(tmp_path, embedder, ChunkingPolicy(), ARTICLES)
+    assert (report.unchanged, report.embedded, embedder.embedded_texts, report.segments) == (3, 0, before, 1)
+    assert read_manifest(tmp_path).format_version == 5 and not list(tmp_path.glob("gen-*"))
+    assert not old.is_current()
+    new = IndexSnapshot.open(tmp_path, embedder.name, embedder.dimension)
+    assert new.size == new.keyword_size == new.state.chunks == 3
+    assert [a for a, _ in new.keyword_articles(terms, 1, SearchFilters())] == ["ferry"]
+    update_index(tmp_path, embedder, ChunkingPolicy(), ARTICLES[:2], prune=True, compact=False)
+    newest = IndexSnapshot.open(tmp_path, embedder.name, embedder.dimension)
+    assert (newest.size, len(newest.state.tombstones), newest.state.articles) == (2, 1, 2)
+    [step] = compact_index(tmp_path)
+    assert (step.reason, step.purged, step.vectors) == ("tombstones purged", 1, 2)
+    compacted = IndexSnapshot.open(tmp_path, embedder.name, embedder.dimension)
+    assert (compacted.size, compacted.state.tombstones, len(compacted.state.segments)) == (2, frozenset(), 1)
+    assert {path.name for path in tmp_path.glob("store-*")} <= live_file_names(tmp_path)

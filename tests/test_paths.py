@@ -31,8 +31,10 @@ HOSTILE_IDS = [
     "~root", "$(touch pwned)", "%2e%2e%2fetc%2fpasswd", "C:\\boot.ini", "\ud800", "a" * 10_000, "-" * 300, "🙂/🙂",
 ]
 _IDS = TypeAdapter(ArticleId)
-_INDEX_FILE = re.compile(r"^(manifest\.json|\.lock|gen-\d{6}\.(sqlite|faiss)(-wal|-shm|-journal)?)$")
-_KEYWORD_FOLDER = re.compile(r"^gen-\d{6}\.keyword/(chunks|articles)$")
+_INDEX_FILE = re.compile(
+    r"^(manifest\.json|\.lock|\.readers|store-\d{6}\.sqlite(-wal|-shm|-journal)?|store-\d{6}\.seg-\d{6}\.faiss)$"
+)
+_KEYWORD_FOLDER = re.compile(r"^store-\d{6}\.kw-\d{6}/(chunks|articles)$")
 _KEYWORD_FILE = re.compile(
     r"^([0-9a-f]{32}(\.\d+)?\.(idx|pos|term|store|fast|fieldnorm|del)|meta\.json|\.managed\.json|\.tantivy-(meta|writer)\.lock)$"
 )

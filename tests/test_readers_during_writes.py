@@ -193,8 +193,8 @@ def keyword_problems(snapshot: store.IndexSnapshot, question: str) -> list[str]:
     problems = [f"keyword chunk {rowid} is not in the database" for rowid in set(rowids) - set(snapshot.chunks(rowids))]
     articles = [article_id for article_id, _ in snapshot.keyword_articles(terms, 500, SearchFilters())]
     problems += [f"keyword article {article_id} is not in the database" for article_id in articles if snapshot.article(article_id) is None]
-    if not snapshot.size == snapshot.keyword_size == snapshot.manifest.chunks:
-        problems.append(f"{snapshot.keyword_size} keyword chunks, {snapshot.size} vectors, manifest {snapshot.manifest.chunks}")
+    if not snapshot.size == snapshot.keyword_size == snapshot.state.chunks:
+        problems.append(f"{snapshot.keyword_size} keyword chunks, {snapshot.size} vectors, database {snapshot.state.chunks}")
     return problems
 
 
@@ -282,8 +282,8 @@ def test_api_writes_under_reads_never_fail_nor_cite_deleted_articles(fake_servic
 
 @pytest.fixture
 def write_after_first_manifest_read(fake_service: QAService, monkeypatch: pytest.MonkeyPatch) -> list[Manifest]:
-    """The race made certain: right after IndexSnapshot.open first reads the manifest, a write publishes the next
-    generation and deletes the files that manifest names. The list receives the new manifest."""
+    """The race made certain: right after IndexSnapshot.open first reads the manifest, a rebuild publishes a new
+    store and deletes the files that manifest names. The list receives the new manifest."""
     fake_service.ensure_index()
     published: list[Manifest] = []
 
@@ -293,7 +293,9 @@ def write_after_first_manifest_read(fake_service: QAService, monkeypatch: pytest
         if not published:
             article_id, text = ferry_article(0)
             article = make_article(article_id, "Ferry bulletin", text, "api", None, None)
-            update_index(fake_service.index_dir, fake_service.embedder, fake_service.chunking, [article])  # deletes now
+            update_index(  # a rebuild starts a new store and deletes the one that manifest names
+                fake_service.index_dir, fake_service.embedder, fake_service.chunking, [article], rebuild=True
+            )
             published.append(read_manifest(directory))
         return manifest
 
@@ -306,7 +308,7 @@ def test_without_a_retry_a_generation_replaced_while_being_opened_fails(
 ) -> None:
     """What a reader got before the retry: a 503 whose message says to rebuild an index that is fine."""
     embedder = fake_service.embedder
-    with pytest.raises(IndexCorruptError, match="No such file"):
+    with pytest.raises(IndexCorruptError, match="is missing|No such file"):
         store.IndexSnapshot.open(fake_service.index_dir, embedder.name, embedder.dimension, retries=0)
 
 

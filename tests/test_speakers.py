@@ -22,6 +22,7 @@ from index.speakers import SpeakerFinder, load_english
 from qa.errors import ModelIntegrityError
 from qa.service import QAService
 from tests.conftest import GCC_QUESTION, SHARED_EVAL
+from tests.legacy_index import as_generation
 
 TEXT = (
     "Russian President Vladimir Putin spoke with Iranian President Masoud Pezeshkian on Friday. "
@@ -103,18 +104,12 @@ def test_notes_are_stored_and_leave_with_their_article(tmp_path: Path) -> None:
 def test_a_format_3_index_gains_its_notes_without_embedding(tmp_path: Path) -> None:
     embedder = HashingEmbedder()
     update_index(tmp_path, embedder, ChunkingPolicy(), [ARTICLE])
-    manifest = read_manifest(tmp_path)
-    connection = sqlite3.connect(manifest.database_path(tmp_path))
-    with connection:
-        connection.execute("DELETE FROM sentence_notes")
-    connection.close()
-    path = tmp_path / MANIFEST_NAME
-    path.write_text(json.dumps({**json.loads(path.read_text()), "format_version": 3}))
+    as_generation(tmp_path, format_version=3)
     before = embedder.embedded_texts
     report = update_index(tmp_path, embedder, ChunkingPolicy(), [ARTICLE])
     assert (report.unchanged, report.embedded, embedder.embedded_texts) == (1, 0, before)
     manifest = read_manifest(tmp_path)
-    assert manifest.format_version == 4
+    assert manifest.format_version == 5
     with database.connect(manifest.database_path(tmp_path), read_only=True) as connection:
         assert connection.execute("SELECT count(*) FROM sentence_notes WHERE speaker = 'Putin'").fetchone()[0] >= 2
 

@@ -108,6 +108,8 @@ def test_metrics_count_requests_by_route_template_and_status(open_client: OpenCl
     ready = client.get("/readyz").json()
     assert _metric(text, "qa_index_chunks") == ready["chunks"]
     assert _metric(text, "qa_index_articles") == ready["articles"] == 1
+    assert _metric(text, "qa_index_segments") == 1 and _metric(text, "qa_index_tombstones") == 0
+    assert _metric(text, "qa_index_writes_total") == 0
     other = open_client().get("/metrics").text
     assert 'route="/v1/ask"' not in other
 

@@ -1,0 +1,197 @@
+"""What writes cost in the segment store, at growing index sizes: add, replace and delete one article, 1,000 new
+articles, search with many small segments live, compaction, and disk against the live data.
+
+Each size starts from a copy of bench.query's padded index (the rtqa-passages chunks padded with synthetic ones,
+compacted into one segment). The articles added, replaced and deleted are real rtqa-articles news (the real model,
+the real speaker pass); the 1,000-article batch is synthetic padding (one chunk each). Bytes are what the process
+wrote to storage (/proc/self/io write_bytes) while the write ran, background compaction excluded (waited for first).
+Run: python -m bench.writes [--sizes 100000,1000000] [--queries 200] [--json bench/results/writes.json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import sqlite3
+import statistics
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from bench.machine import describe, write_results
+from bench.query import PaddingEmbedder, PaddingSpeakers, WORK, padded_index, padding_articles, percentiles, real_vectors, recall_against_exact, timed_ms
+from index.articles import make_article
+from index.build import update_index
+from index.chunking import ChunkingPolicy
+from index.compaction import compact_index
+from index.files import live_file_names
+from index.io_counters import written_bytes
+from index.manifest import read_manifest
+from qa.config import Settings
+from qa.evaluate import load_questions
+from qa.service import QAService
+from qa.types import Article
+
+REPO = Path(__file__).resolve().parent.parent
+SHARED = REPO.parent / "shared" / "eval"
+SCRATCH = REPO / ".qa" / "bench" / "writes"
+SMALL_SEGMENTS = 20
+REPEATS = 10
+
+
+def real_articles(count: int) -> list[Article]:
+    """rtqa-articles news articles under new ids (so they are added, not matched to anything indexed)."""
+    articles = []
+    with (SHARED / "rtqa-articles" / "corpus.jsonl").open(encoding="utf-8") as handle:
+        for line in handle:
+            row = json.loads(line)
+            if 1_500 <= len(row["text"]) <= 4_000:
+                articles.append(make_article(f"bench-{row['id']}", row["title"], row["text"], "bench", None))
+            if len(articles) == count:
+                break
+    return articles
+
+
+def folder_bytes(directory: Path) -> int:
+    """Bytes of every file under a folder."""
+    return sum(path.stat().st_size for path in directory.rglob("*") if path.is_file())
+
+
+def live_data_bytes(directory: Path) -> int:
+    """What the live content needs: the database's pages in use, the live share of each segment file, and the
+    keyword commit (deleted chunks still in it count as waste only through the other two)."""
+    manifest = read_manifest(directory)
+    connection = sqlite3.connect(f"file:{manifest.database_path(directory)}?mode=ro", uri=True)
+    pages, free, size = (connection.execute(f"PRAGMA {name}").fetchone()[0] for name in ("page_count", "freelist_count", "page_size"))
+    tombstones = connection.execute("SELECT count(*) FROM tombstones").fetchone()[0]
+    held = connection.execute("SELECT coalesce(sum(vectors), 0) FROM segments").fetchone()[0]
+    connection.close()
+    names = live_file_names(directory)
+    vectors = sum((directory / name).stat().st_size for name in names if name.endswith(".faiss"))
+    keyword = sum(folder_bytes(directory / name) for name in names if ".kw-" in name)
+    return (pages - free) * size + round(vectors * (held - tombstones) / max(held, 1)) + keyword
+
+
+def timed_write(service: QAService, write: Callable[[], Any]) -> dict[str, float]:
+    """Seconds and MB one write through the service takes (after any background compaction has finished)."""
+    service.wait_for_compaction()
+    before = written_bytes() or 0
+    seconds = timed_ms(write) / 1000
+    return {"s": seconds, "mb": ((written_bytes() or 0) - before) / 2**20}
+
+
+def summary(samples: list[dict[str, float]]) -> dict[str, float]:
+    """Median and worst of seconds and MB."""
+    return {
+        "s_median": round(statistics.median(sample["s"] for sample in samples), 3),
+        "s_max": round(max(sample["s"] for sample in samples), 3),
+        "mb_median": round(statistics.median(sample["mb"] for sample in samples), 2),
+        "mb_max": round(max(sample["mb"] for sample in samples), 2),
+    }
+
+
+def search_figures(service: QAService, questions: list[str]) -> dict[str, Any]:
+    """search(q, 10) latency over the questions (after one warm-up pass), and recall@10 against exact search."""
+    for question in questions[:20]:
+        service.search(question, 10)
+    latencies = [timed_ms(lambda question=question: service.search(question, 10)) for question in questions]
+    return {"search_ms": percentiles(latencies), "recall@10_vs_exact": recall_against_exact(service, questions[:100])}
+
+
+def measure(size: int, base: Path, questions: list[str], vocabulary: list[str], real: Any) -> dict[str, Any]:
+    """Every figure for one size."""
+    source = padded_index(size, base, real, vocabulary)
+    directory = SCRATCH / f"size-{size}"
+    shutil.rmtree(directory, ignore_errors=True)
+    shutil.copytree(source, directory)
+    service = QAService(Settings(index_dir=directory))
+    row: dict[str, Any] = {"size": size, "chunks": service.snapshot().size}
+    row["one_segment"] = {**search_figures(service, questions), "segments": len(service.snapshot().state.segments)}
+    articles = real_articles(2 * REPEATS + SMALL_SEGMENTS)
+    service.upsert_articles(articles[-1:])  # loads the model and spaCy outside the timings
+    service.delete_articles([articles[-1].id])
+    row["add_one"] = summary([timed_write(service, lambda article=article: service.upsert_articles([article])) for article in articles[:REPEATS]])
+    replaced = [make_article(article.id, article.title, article.text + " An update followed later that day.", "bench", None) for article in articles[:REPEATS]]
+    row["replace_one"] = summary([timed_write(service, lambda article=article: service.upsert_articles([article])) for article in replaced])
+    row["delete_one"] = summary([timed_write(service, lambda article=article: service.delete_articles([article.id])) for article in articles[:REPEATS]])
+    service.wait_for_compaction()
+    compact_index(directory, force=True)
+    for article in articles[REPEATS : REPEATS + SMALL_SEGMENTS]:  # one segment each, left uncompacted
+        update_index(directory, service.embedder, service.chunking, [article], compact=False)
+    service.snapshot()
+    row["small_segments"] = {**search_figures(service, questions), "segments": len(service.snapshot().state.segments)}
+    before, started = written_bytes() or 0, time.perf_counter()
+    steps = compact_index(directory)
+    row["compaction"] = {"steps": len(steps), "s": round(time.perf_counter() - started, 2), "mb": round(((written_bytes() or 0) - before) / 2**20, 1)}
+    row["thousand_new"] = thousand_new(directory, size, vocabulary, real)
+    compact_index(directory, force=True)
+    row["disk"] = {"folder_mb": round(folder_bytes(directory) / 2**20, 1), "live_data_mb": round(live_data_bytes(directory) / 2**20, 1)}
+    row["disk"]["ratio"] = round(row["disk"]["folder_mb"] / row["disk"]["live_data_mb"], 3)
+    print(json.dumps(row), flush=True)
+    return row
+
+
+def thousand_new(directory: Path, size: int, vocabulary: list[str], real: Any) -> dict[str, float]:
+    """`qa index`'s path (update_index with compaction) for 1,000 new synthetic articles: bytes written against
+    the growth of the live data."""
+    articles = padding_articles(10_000_000, 1_000, vocabulary, seed=size)
+    embedder = PaddingEmbedder(real, real_vectors(directory, real.dimension)[:5_000], seed=size)
+    live_before, before = live_data_bytes(directory), written_bytes() or 0
+    report = update_index(directory, embedder, ChunkingPolicy(200, 0), articles, speakers=PaddingSpeakers())
+    written = (written_bytes() or 0) - before
+    growth = live_data_bytes(directory) - live_before
+    return {"written_mb": round(written / 2**20, 2), "new_data_mb": round(growth / 2**20, 2), "ratio": round(written / max(growth, 1), 2),
+            "s": report.seconds, "compactions": len(report.compactions)}
+
+
+def main() -> None:
+    """Measure each size and print the table."""
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--sizes", default="100000,1000000")
+    parser.add_argument("--queries", type=int, default=200)
+    parser.add_argument("--json", type=Path, default=None)
+    arguments = parser.parse_args()
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    base = WORK / "base"
+    base_service = QAService(Settings(index_dir=base))
+    base_service.index_paths([SHARED / "rtqa-passages" / "corpus.jsonl"], show_progress=True)
+    questions = [question.text for question in load_questions(SHARED / "rtqa-passages" / "questions.jsonl")[: arguments.queries]]
+    vocabulary = sorted({word for article in base_service.articles(limit=2000) for word in article.text.split()})
+    machine = describe()
+    rows = [measure(int(size), base, questions, vocabulary, base_service.embedder) for size in arguments.sizes.split(",")]
+    print_table(rows, machine)
+    if arguments.json:
+        write_results(arguments.json, {"machine": machine, "rows": rows})
+
+
+def print_table(rows: list[dict[str, Any]], machine: dict[str, Any]) -> None:
+    """The figures as Markdown tables."""
+    print(f"\nmachine: {machine}\n")
+    print("| chunks | add one s (median / max) | MB | replace one s | MB | delete one s | MB | 1,000 new: written / new data MB (ratio) |")
+    print("| --- | --- | --- | --- | --- | --- | --- | --- |")
+    for row in rows:
+        add, replace, delete, batch = row["add_one"], row["replace_one"], row["delete_one"], row["thousand_new"]
+        print(
+            f"| {row['chunks']:,} | {add['s_median']} / {add['s_max']} | {add['mb_median']} / {add['mb_max']} | "
+            f"{replace['s_median']} / {replace['s_max']} | {replace['mb_median']} / {replace['mb_max']} | "
+            f"{delete['s_median']} / {delete['s_max']} | {delete['mb_median']} / {delete['mb_max']} | "
+            f"{batch['written_mb']} / {batch['new_data_mb']} ({batch['ratio']}) |"
+        )
+    print("\n| chunks | segments | search p50 / p95 / p99 ms | recall@10 vs exact | compaction s / MB | disk MB / live data MB (ratio) |")
+    print("| --- | --- | --- | --- | --- | --- |")
+    for row in rows:
+        for state in ("one_segment", "small_segments"):
+            figures = row[state]
+            search = figures["search_ms"]
+            print(
+                f"| {row['chunks']:,} | {figures['segments']} | {search['p50']} / {search['p95']} / {search['p99']} | "
+                f"{figures['recall@10_vs_exact'] or 'exact'} | {row['compaction']['s']} / {row['compaction']['mb']} | "
+                f"{row['disk']['folder_mb']} / {row['disk']['live_data_mb']} ({row['disk']['ratio']}) |"
+            )
+
+
+if __name__ == "__main__":
+    main()
