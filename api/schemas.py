@@ -200,6 +200,9 @@ class IndexChangeOut(BaseModel):
     embedded: int
     seconds: float
     bytes_written: int | None = Field(description="Bytes the server wrote to storage for this write (/proc/self/io); null where unknown.")
+    generation: int = Field(description="Number of the index's last committed write.")
+    segments: int = Field(description="Vector segments live after the write (merged in the background).")
+    tombstones: int = Field(description="Deleted or replaced chunks a segment still holds until compaction purges them.")
 
 
 class ArticlesWrittenOut(BaseModel):

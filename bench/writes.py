@@ -3,7 +3,8 @@ articles, search with many small segments live, compaction, and disk against the
 
 Each size starts from a copy of bench.query's padded index (the rtqa-passages chunks padded with synthetic ones,
 compacted into one segment). The articles added, replaced and deleted are real rtqa-articles news (the real model,
-the real speaker pass); the 1,000-article batch is synthetic padding (one chunk each). Bytes are what the process
+the real speaker pass); `qa index`'s path is measured with 1,000 more of them (their vectors remembered on disk
+between runs, so the first run embeds them once) and with 1,000 synthetic one-chunk articles. Bytes are what the process
 wrote to storage (/proc/self/io write_bytes) while the write ran, background compaction excluded (waited for first).
 Run: python -m bench.writes [--sizes 100000,1000000] [--queries 200] [--json bench/results/writes.json]
 """
@@ -13,18 +14,23 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import pickle
 import shutil
 import sqlite3
 import statistics
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
+
+import numpy as np
 
 from bench.machine import describe, write_results
 from bench.query import PaddingEmbedder, PaddingSpeakers, WORK, padded_index, padding_articles, percentiles, real_vectors, recall_against_exact, timed_ms
 from index.articles import make_article
-from index.build import update_index
+from index.build import IndexReport, update_index
+from index.embedder import Embedder, ModelIdentity, PassageVectors
+from index.span_pooling import CharSpan
 from index.chunking import ChunkingPolicy
 from index.compaction import compact_index
 from index.files import live_file_names
@@ -40,19 +46,53 @@ SHARED = REPO.parent / "shared" / "eval"
 SCRATCH = REPO / ".qa" / "bench" / "writes"
 SMALL_SEGMENTS = 20
 REPEATS = 10
+THOUSAND = 1_000
 
 
-def real_articles(count: int) -> list[Article]:
-    """rtqa-articles news articles under new ids (so they are added, not matched to anything indexed)."""
-    articles = []
+class MemoEmbedder(ModelIdentity):
+    """The real embedder, its passage vectors kept on disk between runs: the writes are measured, not the model."""
+
+    def __init__(self, real: Embedder, path: Path) -> None:
+        super().__init__(real.name, real.precision, real.dimension, real.max_tokens)
+        self._real, self._path = real, path
+        self._memo: dict[tuple[str, tuple[tuple[int, int], ...]], tuple[np.ndarray, np.ndarray]] = (
+            pickle.loads(path.read_bytes()) if path.exists() else {}
+        )
+
+    def count_tokens(self, texts: Sequence[str]) -> list[int]:
+        """The real tokenizer's counts."""
+        return self._real.count_tokens(texts)
+
+    def embed(self, texts: Sequence[str], show_progress: bool = False) -> np.ndarray:
+        """The real model's vectors."""
+        return self._real.embed(texts, show_progress)
+
+    def embed_passages(
+        self, texts: Sequence[str], sentence_spans: Sequence[Sequence[CharSpan]], show_progress: bool = False
+    ) -> PassageVectors:
+        """Remembered vectors; the real model's for texts not seen before (then remembered on disk)."""
+        keys = [(text, tuple((start, end) for start, end in spans)) for text, spans in zip(texts, sentence_spans, strict=True)]
+        missing = [key for key in dict.fromkeys(keys) if key not in self._memo]
+        if missing:
+            found = self._real.embed_passages([text for text, _ in missing], [list(spans) for _, spans in missing], show_progress)
+            self._memo.update({key: (vector, sentences) for key, vector, sentences in zip(missing, found.vectors, found.sentences, strict=True)})
+            self._path.parent.mkdir(parents=True, exist_ok=True)
+            self._path.write_bytes(pickle.dumps(self._memo))
+        return PassageVectors(np.stack([self._memo[key][0] for key in keys]), [self._memo[key][1] for key in keys])
+
+
+def real_articles(count: int, skip: int = 0) -> list[Article]:
+    """rtqa-articles news articles under new ids (so they are added, not matched to anything indexed), from the
+    skip-th one of 1,500 to 4,000 characters on."""
+    articles: list[Article] = []
     with (SHARED / "rtqa-articles" / "corpus.jsonl").open(encoding="utf-8") as handle:
         for line in handle:
             row = json.loads(line)
             if 1_500 <= len(row["text"]) <= 4_000:
                 articles.append(make_article(f"bench-{row['id']}", row["title"], row["text"], "bench", None))
-            if len(articles) == count:
+            if len(articles) == count + skip:
                 break
-    return articles
+    return articles[skip:]
 
 
 def folder_bytes(directory: Path) -> int:
@@ -76,11 +116,27 @@ def live_data_bytes(directory: Path) -> int:
 
 
 def timed_write(service: QAService, write: Callable[[], Any]) -> dict[str, float]:
-    """Seconds and MB one write through the service takes (after any background compaction has finished)."""
+    """Seconds one write through the service takes (after any background compaction has finished), and the MB it
+    wrote, counted until the service has opened the new state: the log pages the write added are copied into the
+    database then, once the reader of the old state has let go (a checkpoint right after the commit cannot)."""
     service.wait_for_compaction()
     before = written_bytes() or 0
     seconds = timed_ms(write) / 1000
+    service.snapshot()
     return {"s": seconds, "mb": ((written_bytes() or 0) - before) / 2**20}
+
+
+def first_search_after_write(service: QAService, article: Article, question: str) -> dict[str, float]:
+    """The first search after a write, which opens the new state (and reads its chunk catalog for the as-of
+    filter), against a search on a state already open; medians of five."""
+    first, warm = [], []
+    for version in range(5):
+        changed = make_article(article.id, article.title, f"{article.text} Revision {version}.", "bench", None)
+        service.upsert_articles([changed])
+        service.wait_for_compaction()
+        first.append(timed_ms(lambda: service.search(question, 10)))
+        warm.append(timed_ms(lambda: service.search(question, 10)))
+    return {"first_ms": round(statistics.median(first), 1), "next_ms": round(statistics.median(warm), 1)}
 
 
 def summary(samples: list[dict[str, float]]) -> dict[str, float]:
@@ -114,6 +170,7 @@ def measure(size: int, base: Path, questions: list[str], vocabulary: list[str], 
     service.upsert_articles(articles[-1:])  # loads the model and spaCy outside the timings
     service.delete_articles([articles[-1].id])
     row["add_one"] = summary([timed_write(service, lambda article=article: service.upsert_articles([article])) for article in articles[:REPEATS]])
+    row["first_search_after_a_write_ms"] = first_search_after_write(service, articles[0], questions[0])
     replaced = [make_article(article.id, article.title, article.text + " An update followed later that day.", "bench", None) for article in articles[:REPEATS]]
     row["replace_one"] = summary([timed_write(service, lambda article=article: service.upsert_articles([article])) for article in replaced])
     row["delete_one"] = summary([timed_write(service, lambda article=article: service.delete_articles([article.id])) for article in articles[:REPEATS]])
@@ -126,7 +183,9 @@ def measure(size: int, base: Path, questions: list[str], vocabulary: list[str], 
     before, started = written_bytes() or 0, time.perf_counter()
     steps = compact_index(directory)
     row["compaction"] = {"steps": len(steps), "s": round(time.perf_counter() - started, 2), "mb": round(((written_bytes() or 0) - before) / 2**20, 1)}
-    row["thousand_new"] = thousand_new(directory, size, vocabulary, real)
+    memo = MemoEmbedder(service.embedder, SCRATCH / "memo.pkl")
+    row["thousand_new"] = batch_cost(directory, service, lambda: update_index(directory, memo, service.chunking, real_articles(THOUSAND, skip=100)))
+    row["thousand_synthetic"] = thousand_synthetic(directory, service, size, vocabulary, real)
     compact_index(directory, force=True)
     row["disk"] = {"folder_mb": round(folder_bytes(directory) / 2**20, 1), "live_data_mb": round(live_data_bytes(directory) / 2**20, 1)}
     row["disk"]["ratio"] = round(row["disk"]["folder_mb"] / row["disk"]["live_data_mb"], 3)
@@ -134,17 +193,23 @@ def measure(size: int, base: Path, questions: list[str], vocabulary: list[str], 
     return row
 
 
-def thousand_new(directory: Path, size: int, vocabulary: list[str], real: Any) -> dict[str, float]:
-    """`qa index`'s path (update_index with compaction) for 1,000 new synthetic articles: bytes written against
-    the growth of the live data."""
-    articles = padding_articles(10_000_000, 1_000, vocabulary, seed=size)
+def thousand_synthetic(directory: Path, service: QAService, size: int, vocabulary: list[str], real: Any) -> dict[str, float]:
+    """The same for 1,000 synthetic one-chunk articles (the worst case: little data per article)."""
+    articles = padding_articles(10_000_000, THOUSAND, vocabulary, seed=size)
     embedder = PaddingEmbedder(real, real_vectors(directory, real.dimension)[:5_000], seed=size)
+    return batch_cost(directory, service, lambda: update_index(directory, embedder, ChunkingPolicy(200, 0), articles, speakers=PaddingSpeakers()))
+
+
+def batch_cost(directory: Path, service: QAService, write: Callable[[], IndexReport]) -> dict[str, float]:
+    """A write's bytes (until the service has opened the new state, so its log pages are in the database) against
+    the growth of the live data, its seconds and compactions."""
     live_before, before = live_data_bytes(directory), written_bytes() or 0
-    report = update_index(directory, embedder, ChunkingPolicy(200, 0), articles, speakers=PaddingSpeakers())
+    report = write()
+    service.snapshot()
     written = (written_bytes() or 0) - before
     growth = live_data_bytes(directory) - live_before
     return {"written_mb": round(written / 2**20, 2), "new_data_mb": round(growth / 2**20, 2), "ratio": round(written / max(growth, 1), 2),
-            "s": report.seconds, "compactions": len(report.compactions)}
+            "s": report.seconds, "write_s": report.write_seconds, "chunks_added": report.embedded, "compactions": len(report.compactions)}
 
 
 def main() -> None:
@@ -170,15 +235,17 @@ def main() -> None:
 def print_table(rows: list[dict[str, Any]], machine: dict[str, Any]) -> None:
     """The figures as Markdown tables."""
     print(f"\nmachine: {machine}\n")
-    print("| chunks | add one s (median / max) | MB | replace one s | MB | delete one s | MB | 1,000 new: written / new data MB (ratio) |")
-    print("| --- | --- | --- | --- | --- | --- | --- | --- |")
+    print("| chunks | add one s (median / max) | MB | replace one s | MB | delete one s | MB | 1,000 new: written / new data MB (ratio) | synthetic |")
+    print("| --- | --- | --- | --- | --- | --- | --- | --- | --- |")
     for row in rows:
         add, replace, delete, batch = row["add_one"], row["replace_one"], row["delete_one"], row["thousand_new"]
+        synthetic = row["thousand_synthetic"]
         print(
             f"| {row['chunks']:,} | {add['s_median']} / {add['s_max']} | {add['mb_median']} / {add['mb_max']} | "
             f"{replace['s_median']} / {replace['s_max']} | {replace['mb_median']} / {replace['mb_max']} | "
             f"{delete['s_median']} / {delete['s_max']} | {delete['mb_median']} / {delete['mb_max']} | "
-            f"{batch['written_mb']} / {batch['new_data_mb']} ({batch['ratio']}) |"
+            f"{batch['written_mb']} / {batch['new_data_mb']} ({batch['ratio']}) | "
+            f"{synthetic['written_mb']} / {synthetic['new_data_mb']} ({synthetic['ratio']}) |"
         )
     print("\n| chunks | segments | search p50 / p95 / p99 ms | recall@10 vs exact | compaction s / MB | disk MB / live data MB (ratio) |")
     print("| --- | --- | --- | --- | --- | --- |")

@@ -97,7 +97,8 @@ def update_index(
     with exclusive(directory):
         writer = _open_writer(directory, embedder, policy, rebuild)
         try:
-            plan = _plan(database.article_hashes(writer.connection), upserts, deletes, prune)
+            involved = None if prune else [*(article.id for article in upserts), *deletes]  # a prune compares them all
+            plan = _plan(database.article_hashes(writer.connection, involved), upserts, deletes, prune)
             if writer.published and not plan.changed and not plan.removed:
                 pass
             else:

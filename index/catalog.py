@@ -1,10 +1,11 @@
-"""Which article each chunk belongs to, with the article fields that filters test, held in memory for one
-generation: a filtered search tests a few arrays instead of joining every chunk in SQLite."""
+"""Which article each chunk belongs to, with the article fields that filters test, held in memory for one state of
+the index: a filtered search tests a few arrays instead of joining every chunk in SQLite."""
 
 from __future__ import annotations
 
+import copy
 import sqlite3
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date
 
@@ -24,19 +25,64 @@ class ChunkOwner:
 
 
 class ChunkCatalog:
-    """Chunk row id → article, and each article's day, source and url, read once from a generation's database."""
+    """Chunk row id → article, and each article's day, source and url, read from one state's database; a later
+    state's catalog is this one brought up to date with the articles changed in between (their old slots are marked
+    gone, their current rows appended), so a reader does not read every chunk again after each write."""
 
     def __init__(self, connection: sqlite3.Connection) -> None:
-        articles = connection.execute("SELECT id, date, source, coalesce(url, '') FROM articles").fetchall()
-        self._ids = [str(row[0]) for row in articles]
-        self._position = {article_id: number for number, article_id in enumerate(self._ids)}
-        self._days = np.array([date.fromisoformat(row[1]).toordinal() if row[1] else _UNDATED for row in articles], dtype=np.int64)
-        self._sources = [str(row[2]).lower() for row in articles]
-        self._urls = [str(row[3]).lower() for row in articles]
-        chunks = connection.execute("SELECT rowid, article_id FROM chunks").fetchall()
-        rowids = np.fromiter((row[0] for row in chunks), dtype=np.int64, count=len(chunks))
-        self._article_of = np.full(int(rowids.max(initial=0)) + 1, -1, dtype=np.int64)
-        self._article_of[rowids] = np.fromiter((self._position[row[1]] for row in chunks), dtype=np.int64, count=len(chunks))
+        self._ids: list[str] = []
+        self._position: dict[str, int] = {}
+        self._days = np.zeros(0, dtype=np.int64)
+        self._alive = np.zeros(0, dtype=bool)
+        self._sources: list[str] = []
+        self._urls: list[str] = []
+        self._article_of = np.full(1, -1, dtype=np.int64)
+        self._add_articles(connection.execute("SELECT id, date, source, coalesce(url, '') FROM articles").fetchall())
+        self._map_chunks(connection.execute("SELECT rowid, article_id FROM chunks").fetchall())
+
+    def updated(self, connection: sqlite3.Connection, changed: Sequence[str]) -> ChunkCatalog:
+        """A copy brought up to date with these articles (added, replaced or deleted since this catalog was read),
+        read through the connection; this catalog stays as it was (older readers may still use it)."""
+        new = copy.copy(self)
+        new._ids, new._sources, new._urls = list(self._ids), list(self._sources), list(self._urls)
+        new._position, new._alive, new._article_of = dict(self._position), self._alive.copy(), self._article_of.copy()
+        gone = [new._position.pop(article_id) for article_id in changed if article_id in new._position]
+        if gone:
+            new._alive[gone] = False
+            new._article_of[np.isin(new._article_of, gone)] = -1
+        for offset in range(0, len(changed), 500):
+            batch = list(changed[offset : offset + 500])
+            marks = ",".join("?" * len(batch))
+            new._add_articles(connection.execute(f"SELECT id, date, source, coalesce(url, '') FROM articles WHERE id IN ({marks})", batch).fetchall())
+            new._map_chunks(connection.execute(f"SELECT rowid, article_id FROM chunks WHERE article_id IN ({marks})", batch).fetchall())
+        return new
+
+    @property
+    def gone_share(self) -> float:
+        """The share of slots held by articles since deleted or replaced."""
+        return 1.0 - float(self._alive.mean()) if len(self._alive) else 0.0
+
+    def _add_articles(self, rows: list[tuple[str, str | None, str, str]]) -> None:
+        """Append articles' slots."""
+        first = len(self._ids)
+        self._ids += [str(row[0]) for row in rows]
+        self._position.update((str(row[0]), first + number) for number, row in enumerate(rows))
+        days = [date.fromisoformat(row[1]).toordinal() if row[1] else _UNDATED for row in rows]
+        self._days = np.concatenate([self._days, np.array(days, dtype=np.int64)])
+        self._alive = np.concatenate([self._alive, np.ones(len(rows), dtype=bool)])
+        self._sources += [str(row[2]).lower() for row in rows]
+        self._urls += [str(row[3]).lower() for row in rows]
+
+    def _map_chunks(self, rows: list[tuple[int, str]]) -> None:
+        """Point chunks at their articles' slots."""
+        if not rows:
+            return
+        rowids = np.fromiter((row[0] for row in rows), dtype=np.int64, count=len(rows))
+        if int(rowids.max()) >= len(self._article_of):
+            grown = np.full(int(rowids.max()) + 1, -1, dtype=np.int64)
+            grown[: len(self._article_of)] = self._article_of
+            self._article_of = grown
+        self._article_of[rowids] = np.fromiter((self._position[row[1]] for row in rows), dtype=np.int64, count=len(rows))
 
     def owners(self, rowids: Iterable[int]) -> dict[int, ChunkOwner]:
         """The article (id and date) of each of these chunks that this generation holds."""
@@ -50,7 +96,7 @@ class ChunkCatalog:
 
     def allowed_articles(self, filters: SearchFilters) -> np.ndarray | None:
         """Which articles pass the filters (a mask in catalog order), or None when all of them do."""
-        passing = np.ones(len(self._ids), dtype=bool)
+        passing = self._alive.copy()
         if filters.since or filters.until:
             dated = self._days != _UNDATED
             since = filters.since.toordinal() if filters.since else -np.inf
@@ -66,7 +112,7 @@ class ChunkCatalog:
             )
         excluded = [self._position[article_id] for article_id in filters.exclude_articles if article_id in self._position]
         passing[excluded] = False
-        return None if passing.all() else passing
+        return None if passing[self._alive].all() else passing
 
     def article_ids(self, mask: np.ndarray) -> tuple[str, ...]:
         """The ids of the articles a mask selects."""

@@ -40,6 +40,34 @@ CREATE TABLE IF NOT EXISTS sentence_vectors (
 
 BUSY_TIMEOUT_MS = 10_000
 WAL_SIZE_LIMIT = 64 * 1024 * 1024
+WRITER_CACHE_KIB = 256 * 1024  # spilling a large write's pages to the log early writes many of them twice
+
+
+# A segment store keeps the large rows (chunk and sentence vectors) in tables numbered in the order they are written, so
+# a write appends them instead of scattering them over pages keyed by content hash; only the small key index is random.
+STORE_SCHEMA = """
+CREATE TABLE IF NOT EXISTS articles (
+    id TEXT PRIMARY KEY, title TEXT NOT NULL, date TEXT, source TEXT NOT NULL, url TEXT,
+    text TEXT NOT NULL, content_hash TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS chunks (
+    rowid INTEGER PRIMARY KEY, article_id TEXT NOT NULL REFERENCES articles(id) ON DELETE CASCADE,
+    ordinal INTEGER NOT NULL, heading TEXT NOT NULL, start INTEGER NOT NULL, "end" INTEGER NOT NULL,
+    text TEXT NOT NULL, embedding_key TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS chunks_by_article ON chunks(article_id);
+CREATE INDEX IF NOT EXISTS chunks_by_key ON chunks(embedding_key);
+CREATE TABLE IF NOT EXISTS embeddings (id INTEGER PRIMARY KEY, key TEXT NOT NULL UNIQUE, vector BLOB NOT NULL);
+CREATE TABLE IF NOT EXISTS sentence_notes (
+    article_id TEXT NOT NULL REFERENCES articles(id) ON DELETE CASCADE, start INTEGER NOT NULL, "end" INTEGER NOT NULL,
+    labels TEXT NOT NULL, speaker TEXT NOT NULL, speaker_start INTEGER NOT NULL, speaker_end INTEGER NOT NULL,
+    affiliation TEXT NOT NULL, PRIMARY KEY (article_id, start)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS sentence_vectors (
+    embedding INTEGER NOT NULL, start INTEGER NOT NULL, "end" INTEGER NOT NULL, vector BLOB NOT NULL,
+    PRIMARY KEY (embedding, start)
+) WITHOUT ROWID;
+"""
 
 
 def connect(path: Path, read_only: bool = False) -> sqlite3.Connection:
@@ -60,12 +88,38 @@ def connect_store(path: Path, create: bool = False) -> sqlite3.Connection:
     connection.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
     if create:
         connection.execute("PRAGMA auto_vacuum = INCREMENTAL")
+        connection.executescript(STORE_SCHEMA)
     connection.execute("PRAGMA journal_mode = WAL")
     connection.execute("PRAGMA synchronous = FULL")
     connection.execute(f"PRAGMA journal_size_limit = {WAL_SIZE_LIMIT}")
+    connection.execute(f"PRAGMA cache_size = -{WRITER_CACHE_KIB}")  # a write's pages stay in memory until commit
     connection.execute("PRAGMA foreign_keys = ON")
-    connection.executescript(SCHEMA)
     return connection
+
+
+def copy_generation(connection: sqlite3.Connection, legacy: Path) -> None:
+    """Fill a new store's tables from a generation database of an earlier format (its vectors renumbered in the
+    order of their keys; tables it does not have stay empty)."""
+    connection.execute("ATTACH DATABASE ? AS legacy", (f"file:{legacy}?mode=ro",))
+    try:
+        tables = {row[0] for row in connection.execute("SELECT name FROM legacy.sqlite_master WHERE type = 'table'")}
+        connection.execute("BEGIN IMMEDIATE")
+        connection.execute("INSERT INTO articles SELECT * FROM legacy.articles")
+        connection.execute('INSERT INTO chunks (rowid, article_id, ordinal, heading, start, "end", text, embedding_key) '
+                           'SELECT rowid, article_id, ordinal, heading, start, "end", text, embedding_key FROM legacy.chunks')
+        connection.execute("INSERT INTO embeddings (key, vector) SELECT key, vector FROM legacy.embeddings ORDER BY key")
+        if "sentence_vectors" in tables:
+            connection.execute(
+                'INSERT INTO sentence_vectors (embedding, start, "end", vector) SELECT e.id, s.start, s."end", s.vector '
+                "FROM legacy.sentence_vectors AS s JOIN embeddings AS e ON e.key = s.key ORDER BY e.id, s.start"
+            )
+        if "sentence_notes" in tables:
+            connection.execute("INSERT INTO sentence_notes SELECT * FROM legacy.sentence_notes")
+        connection.execute("COMMIT")
+    finally:
+        if connection.in_transaction:
+            connection.execute("ROLLBACK")
+        connection.execute("DETACH DATABASE legacy")
 
 
 def connect_reader(path: Path) -> sqlite3.Connection:
@@ -80,9 +134,16 @@ def checkpoint(connection: sqlite3.Connection) -> None:
     connection.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
 
 
-def article_hashes(connection: sqlite3.Connection) -> dict[str, str]:
-    """Every stored article id with its content hash."""
-    return dict(connection.execute("SELECT id, content_hash FROM articles"))
+def article_hashes(connection: sqlite3.Connection, article_ids: Iterable[str] | None = None) -> dict[str, str]:
+    """Stored article ids with their content hashes: these ids' (those stored), or every article's when None."""
+    if article_ids is None:
+        return dict(connection.execute("SELECT id, content_hash FROM articles"))
+    wanted = list(dict.fromkeys(article_ids))
+    found: dict[str, str] = {}
+    for offset in range(0, len(wanted), 500):
+        batch = wanted[offset : offset + 500]
+        found.update(connection.execute(f"SELECT id, content_hash FROM articles WHERE id IN ({','.join('?' * len(batch))})", batch))
+    return found
 
 
 def cached_keys(connection: sqlite3.Connection, keys: Sequence[str]) -> set[str]:
@@ -167,38 +228,44 @@ def notes_between(connection: sqlite3.Connection, article_id: str, start: int, e
     ]
 
 
-def drop_fts_keywords(connection: sqlite3.Connection) -> None:
-    """Remove the SQLite FTS5 keyword table of format 2 (the keyword index is tantivy's since format 3)."""
-    connection.execute("DROP TABLE IF EXISTS chunk_terms")
-
-
 def store_vectors(connection: sqlite3.Connection, vectors: dict[str, np.ndarray]) -> None:
     """Cache vectors by chunk key."""
     connection.executemany(
-        "INSERT OR REPLACE INTO embeddings VALUES (?, ?)",
+        "INSERT OR IGNORE INTO embeddings (key, vector) VALUES (?, ?)",
         ((key, np.asarray(vector, dtype=np.float32).tobytes()) for key, vector in vectors.items()),
     )
 
 
 def store_sentence_vectors(connection: sqlite3.Connection, sentences: dict[str, list[SentenceVector]]) -> None:
-    """Cache each chunk's sentence vectors (offsets into the chunk text) as float16, by chunk key."""
+    """Cache each chunk's sentence vectors (offsets into the chunk text) as float16, under its chunk vector's number
+    (a store's layout; the chunk vectors are stored first)."""
     connection.executemany(
-        'INSERT OR REPLACE INTO sentence_vectors (key, start, "end", vector) VALUES (?, ?, ?, ?)',
+        'INSERT OR REPLACE INTO sentence_vectors (embedding, start, "end", vector) SELECT id, ?, ?, ? FROM embeddings WHERE key = ?',
         (
-            (key, start, end, np.asarray(vector, dtype=np.float16).tobytes())
+            (start, end, np.asarray(vector, dtype=np.float16).tobytes(), key)
             for key, rows in sentences.items()
             for start, end, vector in rows
         ),
     )
 
 
-def sentence_vectors(connection: sqlite3.Connection, article_id: str, ordinal: int, dimension: int) -> list[SentenceVector]:
-    """One chunk's sentences as (start, end, vector), offsets into the chunk text, in text order."""
-    rows = connection.execute(
-        'SELECT s.start, s."end", s.vector FROM chunks JOIN sentence_vectors AS s ON s.key = chunks.embedding_key '
-        "WHERE chunks.article_id = ? AND chunks.ordinal = ? ORDER BY s.start",
-        (article_id, ordinal),
-    ).fetchall()
+_SENTENCES_BY_NUMBER = (
+    'SELECT s.start, s."end", s.vector FROM chunks JOIN embeddings AS e ON e.key = chunks.embedding_key '
+    "JOIN sentence_vectors AS s ON s.embedding = e.id WHERE chunks.article_id = ? AND chunks.ordinal = ? ORDER BY s.start"
+)
+_SENTENCES_BY_KEY = (  # generations before format 5
+    'SELECT s.start, s."end", s.vector FROM chunks JOIN sentence_vectors AS s ON s.key = chunks.embedding_key '
+    "WHERE chunks.article_id = ? AND chunks.ordinal = ? ORDER BY s.start"
+)
+
+
+def sentence_vectors(
+    connection: sqlite3.Connection, article_id: str, ordinal: int, dimension: int, by_number: bool = True
+) -> list[SentenceVector]:
+    """One chunk's sentences as (start, end, vector), offsets into the chunk text, in text order (by_number False
+    for a generation of an earlier format, whose sentence vectors are keyed by chunk key)."""
+    sql = _SENTENCES_BY_NUMBER if by_number else _SENTENCES_BY_KEY
+    rows = connection.execute(sql, (article_id, ordinal)).fetchall()
     return [(int(start), int(end), np.frombuffer(blob, dtype=np.float16, count=dimension).astype(np.float32)) for start, end, blob in rows]
 
 
@@ -213,8 +280,8 @@ def article_keys(connection: sqlite3.Connection, article_ids: Iterable[str]) -> 
 def drop_unused_vectors(connection: sqlite3.Connection, keys: Iterable[str]) -> None:
     """Forget the cached chunk and sentence vectors of these keys when no chunk uses them any more."""
     unused = [(key,) for key in keys if connection.execute("SELECT 1 FROM chunks WHERE embedding_key = ?", (key,)).fetchone() is None]
+    connection.executemany("DELETE FROM sentence_vectors WHERE embedding = (SELECT id FROM embeddings WHERE key = ?)", unused)
     connection.executemany("DELETE FROM embeddings WHERE key = ?", unused)
-    connection.executemany("DELETE FROM sentence_vectors WHERE key = ?", unused)
 
 
 def chunk_vectors(

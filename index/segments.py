@@ -5,6 +5,7 @@ read transaction sees one consistent index."""
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -16,7 +17,10 @@ CREATE TABLE IF NOT EXISTS segments (
 );
 CREATE TABLE IF NOT EXISTS tombstones (rowid INTEGER PRIMARY KEY);
 CREATE TABLE IF NOT EXISTS store_state (key TEXT PRIMARY KEY, value NOT NULL);
+CREATE TABLE IF NOT EXISTS changes (generation INTEGER NOT NULL, article_id TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS changes_by_generation ON changes(generation);
 """
+CHANGE_LOG_WRITES = 1_000  # how many writes back a reader's catalog can be brought up to date from the change log
 
 
 @dataclass(frozen=True)
@@ -42,6 +46,7 @@ class StoreState:
     next_rowid: int
     articles: int
     chunks: int
+    log_from: int = 0  # every article changed by a write after this one is in the change log
 
     @property
     def vectors(self) -> int:
@@ -62,13 +67,16 @@ def keyword_folder(directory: Path, store: int, name: str) -> Path:
 def create_state(connection: sqlite3.Connection) -> None:
     """Add the state tables to a database (a new store, or one converted from a generation)."""
     connection.executescript(STATE_SCHEMA)
-    if connection.execute("SELECT 1 FROM store_state WHERE key = 'generation'").fetchone():
+    connection.execute(
+        "INSERT OR IGNORE INTO store_state VALUES ('log_from', coalesce((SELECT value FROM store_state WHERE key = 'generation'), 0))"
+    )
+    if connection.execute("SELECT count(*) FROM store_state WHERE key IN ('articles', 'chunks')").fetchone()[0] == 2:
         return
     next_rowid = int(connection.execute("SELECT coalesce(max(rowid), 0) + 1 FROM chunks").fetchone()[0])
     articles = int(connection.execute("SELECT count(*) FROM articles").fetchone()[0])
     chunks = int(connection.execute("SELECT count(*) FROM chunks").fetchone()[0])
     connection.executemany(
-        "INSERT INTO store_state VALUES (?, ?)",
+        "INSERT OR IGNORE INTO store_state VALUES (?, ?)",
         [("generation", 0), ("keyword", ""), ("next_rowid", next_rowid), ("next_name", 1), ("articles", articles),
          ("chunks", chunks)],
     )
@@ -84,7 +92,7 @@ def read_state(connection: sqlite3.Connection) -> StoreState:
     tombstones = frozenset(int(row[0]) for row in connection.execute("SELECT rowid FROM tombstones"))
     return StoreState(
         int(values["generation"]), segments, tombstones, str(values["keyword"]), int(values["next_rowid"]),
-        int(values["articles"]), int(values["chunks"]),
+        int(values["articles"]), int(values["chunks"]), int(values.get("log_from", values["generation"])),
     )
 
 
@@ -117,6 +125,21 @@ def record_write(connection: sqlite3.Connection, keyword: str | None, articles: 
     if keyword is not None:
         connection.execute("UPDATE store_state SET value = ? WHERE key = 'keyword'", (keyword,))
     return generation
+
+
+def log_changes(connection: sqlite3.Connection, generation: int, article_ids: Iterable[str]) -> None:
+    """Record which articles a write added, replaced or deleted, and forget what is older than CHANGE_LOG_WRITES
+    writes back."""
+    connection.executemany("INSERT INTO changes VALUES (?, ?)", ((generation, article_id) for article_id in article_ids))
+    oldest = generation - CHANGE_LOG_WRITES
+    if int(connection.execute("SELECT value FROM store_state WHERE key = 'log_from'").fetchone()[0]) < oldest:
+        connection.execute("DELETE FROM changes WHERE generation <= ?", (oldest,))
+        connection.execute("UPDATE store_state SET value = ? WHERE key = 'log_from'", (oldest,))
+
+
+def changed_since(connection: sqlite3.Connection, generation: int) -> list[str]:
+    """The articles written after that generation (the caller checks it is not older than the log)."""
+    return [str(row[0]) for row in connection.execute("SELECT DISTINCT article_id FROM changes WHERE generation > ?", (generation,))]
 
 
 def add_segment(connection: sqlite3.Connection, segment: Segment) -> None:

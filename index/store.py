@@ -18,10 +18,13 @@ from index.keyword import KeywordFilter, KeywordIndex
 from index.speakers import SentenceNote
 from index.files import opening
 from index.manifest import MANIFEST_NAME, Manifest, read_manifest
-from index.segments import Segment, StoreState, current_generation, keyword_folder, read_state, segment_file
+from index.segments import Segment, StoreState, changed_since, current_generation, keyword_folder, read_state, segment_file
 from index.vectors import FLAT, load_vector_index, search_segments
 from qa.errors import IndexCorruptError, QAError
 from qa.types import Article, SearchFilters
+
+
+MAX_GONE_SHARE = 0.5  # a catalog brought up to date this often is read whole again
 
 
 @dataclass(frozen=True)
@@ -41,6 +44,16 @@ class ChunkRow:
     url: str | None
 
 
+@dataclass(frozen=True)
+class Reusable:
+    """What a newer snapshot can take over from an older one: its loaded segments (files never change) and, within
+    the same store, its chunk catalog as of its generation (brought up to date from the change log)."""
+
+    manifest: Manifest
+    segment_files: Mapping[Path, faiss.Index]
+    catalog: tuple[ChunkCatalog, int] | None  # and the generation it is up to date with
+
+
 class IndexSnapshot:
     """One consistent state of the index, opened read-only; safe to share between threads.
 
@@ -48,13 +61,13 @@ class IndexSnapshot:
     the live state is read: rows, segments, tombstones and keyword commit all belong to the same committed write,
     whatever writers do meanwhile. A generation of an older format is immutable and read as before."""
 
-    def __init__(self, directory: Path, manifest: Manifest, reuse: Mapping[Path, faiss.Index] | None = None) -> None:
+    def __init__(self, directory: Path, manifest: Manifest, reuse: Reusable | None = None) -> None:
         self.directory = directory
         self.manifest = manifest
         try:
             if manifest.segmented:
                 with opening(directory):
-                    self._open_store(reuse or {})
+                    self._open_store(reuse.segment_files if reuse else {})
             else:
                 self._open_generation()
         except (RuntimeError, sqlite3.DatabaseError, OSError) as error:
@@ -64,6 +77,7 @@ class IndexSnapshot:
             ) from error
         self._lock = threading.Lock()
         self._catalog: ChunkCatalog | None = None
+        self._earlier_catalog = reuse.catalog if reuse and reuse.manifest == manifest else None
 
     def _open_store(self, reuse: Mapping[Path, faiss.Index]) -> None:
         """Checkpoint the write-ahead log as far as older readers allow (with none left, this reader then reads the
@@ -108,11 +122,11 @@ class IndexSnapshot:
 
     @classmethod
     def open(
-        cls, directory: Path, model: str, dimension: int, retries: int = 3, reuse: Mapping[Path, faiss.Index] | None = None
+        cls, directory: Path, model: str, dimension: int, retries: int = 3, reuse: Reusable | None = None
     ) -> IndexSnapshot:
         """Open the live state, refusing an index built with another model or format; if a writer replaced the
         files named (a rebuild, a conversion) between reading the manifest and opening them, open the newer ones.
-        Segments in reuse (an older snapshot's `segment_files`) are not read again."""
+        What an older snapshot offers for reuse (`reusable()`) is not read again."""
         manifest = read_manifest(directory)
         manifest.check_compatible(directory, model, dimension)
         try:
@@ -167,7 +181,9 @@ class IndexSnapshot:
     def sentence_vectors(self, article_id: str, ordinal: int) -> list[database.SentenceVector]:
         """One chunk's sentences as (start, end, unit vector), offsets into the chunk text, computed at index time."""
         with self._lock:
-            return database.sentence_vectors(self._connection, article_id, ordinal, self.manifest.dimension)
+            return database.sentence_vectors(
+                self._connection, article_id, ordinal, self.manifest.dimension, by_number=self.manifest.segmented
+            )
 
     def sentence_notes(self, article_id: str, start: int, end: int) -> list[SentenceNote]:
         """Index-time notes (speaker, kinds of names) on an article's sentences that start within [start, end)."""
@@ -212,11 +228,22 @@ class IndexSnapshot:
 
     @property
     def catalog(self) -> ChunkCatalog:
-        """Each chunk's article and the fields filters test, read on first use."""
+        """Each chunk's article and the fields filters test, on first use: an earlier snapshot's brought up to date
+        with the articles written since (when the change log reaches back to it), else read whole."""
         with self._lock:
             if self._catalog is None:
-                self._catalog = ChunkCatalog(self._connection)
+                earlier, self._earlier_catalog = self._earlier_catalog, None
+                if earlier is not None and earlier[1] >= self.state.log_from and earlier[0].gone_share < MAX_GONE_SHARE:
+                    self._catalog = earlier[0].updated(self._connection, changed_since(self._connection, earlier[1]))
+                else:
+                    self._catalog = ChunkCatalog(self._connection)
             return self._catalog
+
+    def reusable(self) -> Reusable:
+        """What a newer snapshot can take over from this one (the catalog it was given, if it never needed its own)."""
+        with self._lock:
+            catalog = (self._catalog, self.state.generation) if self._catalog is not None else self._earlier_catalog
+            return Reusable(self.manifest, self.segment_files, catalog)
 
     def chunks(self, rowids: list[int]) -> dict[int, ChunkRow]:
         """Chunks with their article metadata, by row id."""

@@ -40,8 +40,9 @@ class StoreWriter:
         self.manifest = manifest
         self.published = published
         self.converted_from = converted_from
-        self.connection = database.connect_store(manifest.database_path(directory), create=not published and converted_from is None)
-        segments.create_state(self.connection)
+        self.connection = database.connect_store(manifest.database_path(directory), create=not published)
+        if converted_from is None:  # a converted store counts its rows once they are copied
+            segments.create_state(self.connection)
 
     @classmethod
     def create(cls, directory: Path, manifest: Manifest) -> StoreWriter:
@@ -51,22 +52,15 @@ class StoreWriter:
 
     @classmethod
     def convert(cls, directory: Path, legacy: Manifest, manifest: Manifest) -> StoreWriter:
-        """A new store holding an older format's generation: its database copied (compacted), its vector file and
-        keyword folder hard-linked as the first segment and keyword commit; nothing is re-embedded."""
-        target = manifest.database_path(directory)
-        target.unlink(missing_ok=True)
-        source = sqlite3.connect(f"file:{legacy.database_path(directory)}?mode=rw", uri=True)  # only read: the
-        try:  # pending auto_vacuum setting shapes the copy that VACUUM INTO writes, not the source
-            source.execute("PRAGMA auto_vacuum = INCREMENTAL")
-            source.execute("VACUUM INTO ?", (str(target),))
-        finally:
-            source.close()
+        """A new store holding an older format's generation: its rows copied into the store's layout, its vector file
+        and keyword folder hard-linked as the first segment and keyword commit; nothing is re-embedded."""
+        manifest.database_path(directory).unlink(missing_ok=True)
         writer = cls(directory, manifest, published=False, converted_from=legacy)
         connection = writer.connection
+        database.copy_generation(connection, legacy.database_path(directory))
+        segments.create_state(connection)
         connection.execute("BEGIN IMMEDIATE")
-        if legacy.format_version < 3:
-            database.drop_fts_keywords(connection)
-        else:
+        if legacy.format_version >= 3:
             keyword = segments.new_name(connection, "kw")
             link_tree(legacy.keyword_path(directory), segments.keyword_folder(directory, manifest.generation, keyword))
             segments.record_write(connection, keyword)
@@ -120,6 +114,7 @@ class StoreWriter:
             keyword = self._write_keywords(before, removed, written)
             added = sum(len(rows) for _, rows in written)
             generation = segments.record_write(connection, keyword, len(written) - len(removed), added - len(removed_rows))
+            segments.log_changes(connection, generation, removed | {article.id for article, _ in written})
             connection.execute("COMMIT")
         except BaseException:
             if connection.in_transaction:

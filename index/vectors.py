@@ -98,13 +98,17 @@ def search_segments(
     live: Callable[[], np.ndarray],
 ) -> list[tuple[int, float]]:
     """Top-k (row id, cosine) over several segments. Tombstoned ids are dropped: each segment is asked for k plus
-    the number of tombstones (at most OVERFETCH_LIMIT more), or searched through the live mask when there are more."""
+    the number of tombstones (at most OVERFETCH_LIMIT more), or searched through the live mask when there are more.
+    An allowed mask is packed into one selector for every segment."""
     extra = len(tombstones) if allowed is None else 0
     if extra > OVERFETCH_LIMIT:
         allowed, extra = live(), 0
+    if allowed is not None and not allowed.any():
+        return []
+    selector = _Selector(allowed) if allowed is not None else None
     found: list[tuple[int, float]] = []
     for index in indexes:
-        found += search_vectors(index, query, k + extra, allowed)
+        found += _search(index, query, k + extra, selector)
     if extra:
         found = [(rowid, score) for rowid, score in found if rowid not in tombstones]
     return sorted(found, key=lambda pair: -pair[1])[:k]
@@ -112,20 +116,32 @@ def search_segments(
 
 def search_vectors(index: faiss.Index, query: np.ndarray, k: int, allowed: np.ndarray | None = None) -> list[tuple[int, float]]:
     """Top-k (row id, cosine) pairs, optionally only among the ids an allowed mask marks (mask[id] is True)."""
-    if index.ntotal == 0 or k <= 0:
+    if allowed is not None and not allowed.any():
         return []
-    parameters = None
-    if allowed is not None:
-        if not allowed.any():
-            return []
-        bitmap = np.packbits(allowed, bitorder="little")
-        selector = faiss.IDSelectorBitmap(len(allowed), faiss.swig_ptr(bitmap))
-        parameters = faiss.SearchParameters(sel=selector)
+    return _search(index, query, k, _Selector(allowed) if allowed is not None else None)
+
+
+class _Selector:
+    """A FAISS id selector over a mask, packed once (the bitmap is kept alive as long as the selector)."""
+
+    def __init__(self, allowed: np.ndarray) -> None:
+        self.bitmap = np.packbits(allowed, bitorder="little")
+        self.selector = faiss.IDSelectorBitmap(len(allowed), faiss.swig_ptr(self.bitmap))
+
+    def parameters(self, index: faiss.Index) -> faiss.SearchParameters:
+        """Search parameters that apply the selector to this kind of index."""
         try:
             faiss.extract_index_ivf(index)
-            parameters = faiss.SearchParametersIVF(sel=selector, nprobe=NPROBE)
         except RuntimeError:
-            pass
+            return faiss.SearchParameters(sel=self.selector)
+        return faiss.SearchParametersIVF(sel=self.selector, nprobe=NPROBE)
+
+
+def _search(index: faiss.Index, query: np.ndarray, k: int, selector: _Selector | None) -> list[tuple[int, float]]:
+    """Top-k (row id, cosine) of one index, through a selector when given."""
+    if index.ntotal == 0 or k <= 0:
+        return []
     faiss.omp_set_num_threads(1)  # this thread only: one query gains nothing from a team, and teams contend under load
+    parameters = selector.parameters(index) if selector is not None else None
     scores, ids = index.search(query.reshape(1, -1).astype(np.float32), min(k, index.ntotal), params=parameters)
     return [(int(i), float(s)) for i, s in zip(ids[0], scores[0], strict=True) if i >= 0]

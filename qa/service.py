@@ -297,7 +297,7 @@ class QAService:
             if self._snapshot is None or self._stale or not self._snapshot.is_current():
                 # let go of the old snapshot first: its read transaction ends now (or when the last request holding
                 # it finishes), so the new one can start after a full checkpoint and the log does not grow
-                reuse, self._snapshot = (self._snapshot.segment_files if self._snapshot else {}), None
+                reuse, self._snapshot = (self._snapshot.reusable() if self._snapshot else None), None
                 self._snapshot = IndexSnapshot.open(self.index_dir, embedder.name, embedder.dimension, reuse=reuse)
                 self._stale = False
             return self._snapshot

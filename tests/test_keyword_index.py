@@ -150,6 +150,8 @@ def test_a_format_4_index_is_read_as_before_and_converted_by_the_next_write_with
     terms = old.keyword_terms("ferry strike")
     assert old.size == old.keyword_size == 3 and [a for a, _ in old.keyword_articles(terms, 1, SearchFilters())] == ["ferry"]
     assert old.dense(embedder.embed(["ferry strike"])[0], 1, None)
+    old_sentences = old.sentence_vectors("ferry", 0)
+    assert old_sentences and all(vector.shape == (embedder.dimension,) for _, _, vector in old_sentences)
     before = embedder.embedded_texts
     report = update_index(tmp_path, embedder, ChunkingPolicy(), ARTICLES)
     assert (report.unchanged, report.embedded, embedder.embedded_texts, report.segments) == (3, 0, before, 1)
@@ -158,6 +160,9 @@ def test_a_format_4_index_is_read_as_before_and_converted_by_the_next_write_with
     new = IndexSnapshot.open(tmp_path, embedder.name, embedder.dimension)
     assert new.size == new.keyword_size == new.state.chunks == 3
     assert [a for a, _ in new.keyword_articles(terms, 1, SearchFilters())] == ["ferry"]
+    new_sentences = new.sentence_vectors("ferry", 0)
+    assert [(start, end) for start, end, _ in new_sentences] == [(start, end) for start, end, _ in old_sentences]
+    assert all((a == b).all() for (_, _, a), (_, _, b) in zip(new_sentences, old_sentences, strict=True))
     update_index(tmp_path, embedder, ChunkingPolicy(), ARTICLES[:2], prune=True, compact=False)
     newest = IndexSnapshot.open(tmp_path, embedder.name, embedder.dimension)
     assert (newest.size, len(newest.state.tombstones), newest.state.articles) == (2, 1, 2)

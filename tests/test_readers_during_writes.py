@@ -265,6 +265,10 @@ def test_api_writes_under_reads_never_fail_nor_cite_deleted_articles(fake_servic
                     log.wait_for_reads(log.advance([citable()]), READS_AFTER_WRITE)
         stop_keywords.set()
         keyword_searches = keyword_reads.result(timeout=WAIT_SECONDS)
+        fake_service.wait_for_compaction()
+        compactions = fake_service.writes.compactions
+    print(f"{compactions} segment merges by the server's background compaction while the readers read")
+    assert compactions >= 5  # the writes left tiers of small segments and many tombstones: merged under the reads
     print(
         f"\nAPI writes under reads: {log.reads()} reads ({log.routes['/v1/ask']} ask, {log.routes['/v1/search']} "
         f"search) by {READERS} readers, {writes['added']} adds + {writes['deleted']} deletes "

@@ -4,6 +4,7 @@ by tiers, purges and size classes, and readers that keep the state they opened w
 from __future__ import annotations
 
 import sqlite3
+from datetime import date
 from pathlib import Path
 
 import numpy as np
@@ -162,3 +163,33 @@ def test_a_serving_process_lets_the_write_ahead_log_start_afresh(tmp_path: Path)
         outside.close()
     service.wait_for_compaction()
     assert max(frames) < 200, frames  # one write's pages at most; 30 writes' worth (over 1,000) before the fix
+
+
+def _dated(number: int, day: int, source: str, version: int = 0) -> Article:
+    """An article from a given day of March 2026 and source."""
+    text = f"Harbour {number} reported {version} ferry crossings on day {day}."
+    return make_article(f"harbour-{number}", f"Harbour {number}", text, source, date(2026, 3, day))
+
+
+def _passing(snapshot: IndexSnapshot, filters: SearchFilters) -> set[int]:
+    """The live chunk ids a filter lets through."""
+    mask = snapshot.allowed_ids(filters)
+    live = snapshot.catalog.live_chunks()
+    return set(np.flatnonzero(live if mask is None else mask & live[: len(mask)]).tolist())
+
+
+def test_a_catalog_brought_up_to_date_after_writes_answers_as_one_read_whole(tmp_path: Path) -> None:
+    service = QAService(Settings(index_dir=tmp_path, as_of_today=False), embedder=HashingEmbedder())
+    service.upsert_articles([_dated(number, 1 + number, "wire" if number % 2 else "local") for number in range(6)])
+    service.snapshot().owners([])  # the first catalog, read whole
+    service.upsert_articles([_dated(1, 20, "local", version=1), _dated(6, 9, "wire")])
+    service.delete_articles(["harbour-2"])
+    updated = service.snapshot()
+    whole = _open(tmp_path, HashingEmbedder())
+    assert updated.catalog.gone_share > 0 and whole.catalog.gone_share == 0  # the first was updated, not read again
+    cases = [SearchFilters(), SearchFilters(since=date(2026, 3, 3), until=date(2026, 3, 10)), SearchFilters(sources=("wire",)),
+             SearchFilters(exclude_articles=("harbour-3",)), SearchFilters(as_of=date(2026, 3, 5))]
+    for filters in cases:
+        assert _passing(updated, filters) == _passing(whole, filters), filters
+    rowids = sorted(_passing(whole, SearchFilters()))
+    assert updated.owners(rowids) == whole.owners(rowids) and len(rowids) == whole.size

@@ -46,6 +46,8 @@ def test_added_article_is_cited_and_deleted_one_never_again(client: httpx.Client
     deleted = client.delete("/v1/articles/marlow-flood")
     assert deleted.status_code == 200 and deleted.json()["id"] == "marlow-flood"
     assert deleted.json()["index"]["removed"] == 1
+    change = deleted.json()["index"]
+    assert change["tombstones"] >= 1 and change["segments"] >= 2 and change["generation"] > written.json()["index"]["generation"]
     assert client.get("/v1/articles/marlow-flood").status_code == 404
     for question in (MARLOW_QUESTION, "Marlow flood volunteers boat", "Heavy rain flooded the river town"):
         assert "marlow-flood" not in _cited_ids(client, question)
