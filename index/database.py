@@ -14,7 +14,7 @@ from qa.types import Article, Chunk
 
 SentenceVector = tuple[int, int, np.ndarray]
 
-SCHEMA = """
+_ARTICLES_CHUNKS_NOTES = """
 CREATE TABLE IF NOT EXISTS articles (
     id TEXT PRIMARY KEY, title TEXT NOT NULL, date TEXT, source TEXT NOT NULL, url TEXT,
     text TEXT NOT NULL, content_hash TEXT NOT NULL
@@ -26,48 +26,31 @@ CREATE TABLE IF NOT EXISTS chunks (
 );
 CREATE INDEX IF NOT EXISTS chunks_by_article ON chunks(article_id);
 CREATE INDEX IF NOT EXISTS chunks_by_key ON chunks(embedding_key);
-CREATE TABLE IF NOT EXISTS embeddings (key TEXT PRIMARY KEY, vector BLOB NOT NULL);
 CREATE TABLE IF NOT EXISTS sentence_notes (
     article_id TEXT NOT NULL REFERENCES articles(id) ON DELETE CASCADE, start INTEGER NOT NULL, "end" INTEGER NOT NULL,
     labels TEXT NOT NULL, speaker TEXT NOT NULL, speaker_start INTEGER NOT NULL, speaker_end INTEGER NOT NULL,
     affiliation TEXT NOT NULL, PRIMARY KEY (article_id, start)
 ) WITHOUT ROWID;
+"""
+# Generations before format 5 kept vectors keyed by chunk key.
+SCHEMA = _ARTICLES_CHUNKS_NOTES + """
+CREATE TABLE IF NOT EXISTS embeddings (key TEXT PRIMARY KEY, vector BLOB NOT NULL);
 CREATE TABLE IF NOT EXISTS sentence_vectors (
     key TEXT NOT NULL, start INTEGER NOT NULL, "end" INTEGER NOT NULL, vector BLOB NOT NULL, PRIMARY KEY (key, start)
 ) WITHOUT ROWID;
 """
-
-
-BUSY_TIMEOUT_MS = 10_000
-WAL_SIZE_LIMIT = 64 * 1024 * 1024
-WRITER_CACHE_KIB = 256 * 1024  # spilling a large write's pages to the log early writes many of them twice
-
-
 # A segment store keeps the large rows (chunk and sentence vectors) in tables numbered in the order they are written, so
 # a write appends them instead of scattering them over pages keyed by content hash; only the small key index is random.
-STORE_SCHEMA = """
-CREATE TABLE IF NOT EXISTS articles (
-    id TEXT PRIMARY KEY, title TEXT NOT NULL, date TEXT, source TEXT NOT NULL, url TEXT,
-    text TEXT NOT NULL, content_hash TEXT NOT NULL
-);
-CREATE TABLE IF NOT EXISTS chunks (
-    rowid INTEGER PRIMARY KEY, article_id TEXT NOT NULL REFERENCES articles(id) ON DELETE CASCADE,
-    ordinal INTEGER NOT NULL, heading TEXT NOT NULL, start INTEGER NOT NULL, "end" INTEGER NOT NULL,
-    text TEXT NOT NULL, embedding_key TEXT NOT NULL
-);
-CREATE INDEX IF NOT EXISTS chunks_by_article ON chunks(article_id);
-CREATE INDEX IF NOT EXISTS chunks_by_key ON chunks(embedding_key);
+STORE_SCHEMA = _ARTICLES_CHUNKS_NOTES + """
 CREATE TABLE IF NOT EXISTS embeddings (id INTEGER PRIMARY KEY, key TEXT NOT NULL UNIQUE, vector BLOB NOT NULL);
-CREATE TABLE IF NOT EXISTS sentence_notes (
-    article_id TEXT NOT NULL REFERENCES articles(id) ON DELETE CASCADE, start INTEGER NOT NULL, "end" INTEGER NOT NULL,
-    labels TEXT NOT NULL, speaker TEXT NOT NULL, speaker_start INTEGER NOT NULL, speaker_end INTEGER NOT NULL,
-    affiliation TEXT NOT NULL, PRIMARY KEY (article_id, start)
-) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS sentence_vectors (
     embedding INTEGER NOT NULL, start INTEGER NOT NULL, "end" INTEGER NOT NULL, vector BLOB NOT NULL,
     PRIMARY KEY (embedding, start)
 ) WITHOUT ROWID;
 """
+BUSY_TIMEOUT_MS = 10_000
+WAL_SIZE_LIMIT = 64 * 1024 * 1024
+WRITER_CACHE_KIB = 256 * 1024  # spilling a large write's pages to the log early writes many of them twice
 
 
 def connect(path: Path, read_only: bool = False) -> sqlite3.Connection:
