@@ -5,7 +5,9 @@ Each size starts from a copy of bench.query's padded index (the rtqa-passages ch
 compacted into one segment). The articles added, replaced and deleted are real rtqa-articles news (the real model,
 the real speaker pass); `qa index`'s path is measured with 1,000 more of them (their vectors remembered on disk
 between runs, so the first run embeds them once) and with 1,000 synthetic one-chunk articles. Bytes are what the process
-wrote to storage (/proc/self/io write_bytes) while the write ran, background compaction excluded (waited for first).
+wrote to storage (/proc/self/io write_bytes) from the write until the service has opened the new state (the log pages are
+copied into the database then), background compaction excluded (waited for first); `requested` is what it passed to
+write calls over the same span (wchar).
 Run: python -m bench.writes [--sizes 100000,1000000] [--queries 200] [--json bench/results/writes.json]
 """
 
@@ -34,7 +36,7 @@ from index.span_pooling import CharSpan
 from index.chunking import ChunkingPolicy
 from index.compaction import compact_index
 from index.files import live_file_names
-from index.io_counters import written_bytes
+from index.io_counters import requested_write_bytes, written_bytes
 from index.manifest import read_manifest
 from qa.config import Settings
 from qa.evaluate import load_questions
@@ -120,10 +122,10 @@ def timed_write(service: QAService, write: Callable[[], Any]) -> dict[str, float
     wrote, counted until the service has opened the new state: the log pages the write added are copied into the
     database then, once the reader of the old state has let go (a checkpoint right after the commit cannot)."""
     service.wait_for_compaction()
-    before = written_bytes() or 0
+    before, requested = written_bytes() or 0, requested_write_bytes() or 0
     seconds = timed_ms(write) / 1000
     service.snapshot()
-    return {"s": seconds, "mb": ((written_bytes() or 0) - before) / 2**20}
+    return {"s": seconds, "mb": ((written_bytes() or 0) - before) / 2**20, "requested_mb": ((requested_write_bytes() or 0) - requested) / 2**20}
 
 
 def first_search_after_write(service: QAService, article: Article, question: str) -> dict[str, float]:
@@ -146,6 +148,7 @@ def summary(samples: list[dict[str, float]]) -> dict[str, float]:
         "s_max": round(max(sample["s"] for sample in samples), 3),
         "mb_median": round(statistics.median(sample["mb"] for sample in samples), 2),
         "mb_max": round(max(sample["mb"] for sample in samples), 2),
+        "requested_mb_median": round(statistics.median(sample["requested_mb"] for sample in samples), 2),
     }
 
 
@@ -203,12 +206,13 @@ def thousand_synthetic(directory: Path, service: QAService, size: int, vocabular
 def batch_cost(directory: Path, service: QAService, write: Callable[[], IndexReport]) -> dict[str, float]:
     """A write's bytes (until the service has opened the new state, so its log pages are in the database) against
     the growth of the live data, its seconds and compactions."""
-    live_before, before = live_data_bytes(directory), written_bytes() or 0
+    live_before, before, requested = live_data_bytes(directory), written_bytes() or 0, requested_write_bytes() or 0
     report = write()
     service.snapshot()
-    written = (written_bytes() or 0) - before
+    written, requested = (written_bytes() or 0) - before, (requested_write_bytes() or 0) - requested
     growth = live_data_bytes(directory) - live_before
     return {"written_mb": round(written / 2**20, 2), "new_data_mb": round(growth / 2**20, 2), "ratio": round(written / max(growth, 1), 2),
+            "requested_mb": round(requested / 2**20, 2), "requested_ratio": round(requested / max(growth, 1), 2),
             "s": report.seconds, "write_s": report.write_seconds, "chunks_added": report.embedded, "compactions": len(report.compactions)}
 
 
@@ -244,8 +248,8 @@ def print_table(rows: list[dict[str, Any]], machine: dict[str, Any]) -> None:
             f"| {row['chunks']:,} | {add['s_median']} / {add['s_max']} | {add['mb_median']} / {add['mb_max']} | "
             f"{replace['s_median']} / {replace['s_max']} | {replace['mb_median']} / {replace['mb_max']} | "
             f"{delete['s_median']} / {delete['s_max']} | {delete['mb_median']} / {delete['mb_max']} | "
-            f"{batch['written_mb']} / {batch['new_data_mb']} ({batch['ratio']}) | "
-            f"{synthetic['written_mb']} / {synthetic['new_data_mb']} ({synthetic['ratio']}) |"
+            f"{batch['written_mb']} / {batch['new_data_mb']} ({batch['ratio']}; requested {batch['requested_ratio']}) | "
+            f"{synthetic['written_mb']} / {synthetic['new_data_mb']} ({synthetic['ratio']}; requested {synthetic['requested_ratio']}) |"
         )
     print("\n| chunks | segments | search p50 / p95 / p99 ms | recall@10 vs exact | compaction s / MB | disk MB / live data MB (ratio) |")
     print("| --- | --- | --- | --- | --- | --- |")

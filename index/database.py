@@ -76,6 +76,7 @@ def connect_store(path: Path, create: bool = False) -> sqlite3.Connection:
     connection.execute("PRAGMA synchronous = FULL")
     connection.execute(f"PRAGMA journal_size_limit = {WAL_SIZE_LIMIT}")
     connection.execute(f"PRAGMA cache_size = -{WRITER_CACHE_KIB}")  # a write's pages stay in memory until commit
+    connection.execute("PRAGMA temp_store = MEMORY")  # statement journals (each INSERT OR REPLACE keeps one) stay in memory
     connection.execute("PRAGMA foreign_keys = ON")
     return connection
 
