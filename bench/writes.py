@@ -8,7 +8,7 @@ between runs, so the first run embeds them once) and with 1,000 synthetic one-ch
 wrote to storage (/proc/self/io write_bytes) from the write until the service has opened the new state (the log pages are
 copied into the database then), background compaction excluded (waited for first); `requested` is what it passed to
 write calls over the same span (wchar).
-Run: python -m bench.writes [--sizes 100000,1000000] [--queries 200] [--json bench/results/writes.json]
+Run: python -m bench.writes [--sizes 100000,1000000] [--queries 200] [--json bench/results/writes.json] [--search-only]
 """
 
 from __future__ import annotations
@@ -160,6 +160,21 @@ def search_figures(service: QAService, questions: list[str]) -> dict[str, Any]:
     return {"search_ms": percentiles(latencies), "recall@10_vs_exact": recall_against_exact(service, questions[:100])}
 
 
+def search_only(size: int, base: Path, questions: list[str], vocabulary: list[str], real: Any) -> dict[str, Any]:
+    """Search latency with one segment, then with SMALL_SEGMENTS more one-article segments live (--search-only, for
+    more questions than the full run can afford)."""
+    directory = SCRATCH / f"search-{size}"
+    shutil.rmtree(directory, ignore_errors=True)
+    shutil.copytree(padded_index(size, base, real, vocabulary), directory)
+    service = QAService(Settings(index_dir=directory))
+    row: dict[str, Any] = {"size": size, "queries": len(questions), "one_segment": search_figures(service, questions)}
+    for article in real_articles(SMALL_SEGMENTS, skip=2 * REPEATS):
+        update_index(directory, service.embedder, service.chunking, [article], compact=False)
+    row["small_segments"] = {**search_figures(service, questions), "segments": len(service.snapshot().state.segments)}
+    print(json.dumps(row), flush=True)
+    return row
+
+
 def measure(size: int, base: Path, questions: list[str], vocabulary: list[str], real: Any) -> dict[str, Any]:
     """Every figure for one size."""
     source = padded_index(size, base, real, vocabulary)
@@ -222,6 +237,7 @@ def main() -> None:
     parser.add_argument("--sizes", default="100000,1000000")
     parser.add_argument("--queries", type=int, default=200)
     parser.add_argument("--json", type=Path, default=None)
+    parser.add_argument("--search-only", action="store_true", help="Only search with one segment and with 21.")
     arguments = parser.parse_args()
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     base = WORK / "base"
@@ -230,8 +246,10 @@ def main() -> None:
     questions = [question.text for question in load_questions(SHARED / "rtqa-passages" / "questions.jsonl")[: arguments.queries]]
     vocabulary = sorted({word for article in base_service.articles(limit=2000) for word in article.text.split()})
     machine = describe()
-    rows = [measure(int(size), base, questions, vocabulary, base_service.embedder) for size in arguments.sizes.split(",")]
-    print_table(rows, machine)
+    run = search_only if arguments.search_only else measure
+    rows = [run(int(size), base, questions, vocabulary, base_service.embedder) for size in arguments.sizes.split(",")]
+    if not arguments.search_only:
+        print_table(rows, machine)
     if arguments.json:
         write_results(arguments.json, {"machine": machine, "rows": rows})
 

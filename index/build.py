@@ -133,8 +133,9 @@ def _open_writer(directory: Path, embedder: Embedder, policy: ChunkingPolicy, re
     if previous is not None and previous.segmented:
         return StoreWriter(directory, previous, published=True)
     number = max(live.generation if live else 0, _highest_number(directory)) + 1
-    if live is not None:  # files of interrupted writes go; a damaged index's stay until its rebuild is published
-        remove_garbage(directory, live, _live_state(directory, live), wait=False)
+    state = _live_state(directory, live)
+    if live is not None and (state is not None or not live.segmented):  # files of interrupted writes go; a damaged
+        remove_garbage(directory, live, state, wait=False)  # or unreadable index's stay until its rebuild is published
     draft = Manifest(embedder.name, embedder.dimension, number, chunk_tokens=policy.max_tokens, precision=embedder.precision)
     if previous is not None:
         return StoreWriter.convert(directory, previous, draft)

@@ -102,7 +102,8 @@ def current_generation(connection: sqlite3.Connection) -> int:
 
 
 def new_name(connection: sqlite3.Connection, prefix: str) -> str:
-    """A file name never used before in this store (the counter moves on even if the write is abandoned)."""
+    """A file name no committed state has used (a write that is abandoned rolls the counter back, and the next one
+    overwrites whatever file it left under that name)."""
     number = int(connection.execute("SELECT value FROM store_state WHERE key = 'next_name'").fetchone()[0])
     connection.execute("UPDATE store_state SET value = ? WHERE key = 'next_name'", (number + 1,))
     return f"{prefix}-{number:06d}"

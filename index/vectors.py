@@ -126,7 +126,7 @@ class _Selector:
 
     def __init__(self, allowed: np.ndarray) -> None:
         self.bitmap = np.packbits(allowed, bitorder="little")
-        self.selector = faiss.IDSelectorBitmap(len(allowed), faiss.swig_ptr(self.bitmap))
+        self.selector = faiss.IDSelectorBitmap(len(self.bitmap), faiss.swig_ptr(self.bitmap))  # n counts bytes
 
     def parameters(self, index: faiss.Index) -> faiss.SearchParameters:
         """Search parameters that apply the selector to this kind of index."""

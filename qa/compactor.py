@@ -38,7 +38,7 @@ class BackgroundCompactor:
     def request(self) -> None:
         """Compact soon (now, or once the running compaction ends)."""
         with self._lock:
-            if self._thread is not None and self._thread.is_alive():
+            if self._thread is not None:  # running: it runs once more before it ends
                 self._again = True
                 return
             self._thread = threading.Thread(target=self._run, name="compaction", daemon=True)
@@ -65,8 +65,12 @@ class BackgroundCompactor:
                 logger.exception("compaction of %s failed", self._directory)
                 steps = []
             after = written_bytes()
-            self._on_compacted(steps, after - before if after is not None and before is not None else 0)
+            try:
+                self._on_compacted(steps, after - before if after is not None and before is not None else 0)
+            except Exception:  # counting failed; the thread must still end cleanly so later requests start another
+                logger.exception("recording the compaction of %s failed", self._directory)
             with self._lock:
                 if not self._again:
+                    self._thread = None  # under the lock: a request from now on starts a new thread
                     return
                 self._again = False

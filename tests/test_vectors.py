@@ -60,3 +60,15 @@ def test_flat_is_exact() -> None:
     index = build_vector_index(np.arange(500, dtype=np.int64), vectors, 32, FLAT)
     expected = np.argsort(-(vectors @ vectors[3]))[:10]
     assert [rowid for rowid, _ in search_vectors(index, vectors[3], 10)] == expected.tolist()
+
+
+def test_ids_beyond_the_allowed_mask_are_never_returned() -> None:
+    """The mask covers the live chunks; a tombstoned chunk may have a higher id than any of them and must not pass
+    (FAISS's bitmap selector takes its size in bytes: given the mask's length in bits it read past the bitmap)."""
+    rng = np.random.default_rng(3)
+    vectors = rng.standard_normal((1_000, 8)).astype(np.float32)
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    index = build_vector_index(np.arange(1_000, dtype=np.int64), vectors, 8, "flat")
+    allowed = np.ones(64, dtype=bool)
+    for query in vectors[500:520]:
+        assert all(rowid < 64 for rowid, _ in search_vectors(index, query, 20, allowed))
