@@ -4,6 +4,7 @@ by tiers, purges and size classes, and readers that keep the state they opened w
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Sequence
 from datetime import date
 from pathlib import Path
 
@@ -14,10 +15,11 @@ from index.articles import make_article
 from index.build import update_index
 from index.chunking import ChunkingPolicy
 from index.compaction import SEGMENTS_PER_TIER, MergePlan, compact_index, plan_compaction
-from index.embedder import HashingEmbedder
+from index.embedder import HashingEmbedder, PassageVectors
 from index.files import live_file_names
 from index.manifest import read_manifest
 from index.segments import Segment, StoreState
+from index.span_pooling import CharSpan
 from index.store import IndexSnapshot
 from index.vectors import OVERFETCH_LIMIT, build_vector_index, search_segments
 from qa.config import Settings
@@ -193,3 +195,25 @@ def test_a_catalog_brought_up_to_date_after_writes_answers_as_one_read_whole(tmp
         assert _passing(updated, filters) == _passing(whole, filters), filters
     rowids = sorted(_passing(whole, SearchFilters()))
     assert updated.owners(rowids) == whole.owners(rowids) and len(rowids) == whole.size
+
+
+class _FailingEmbedder(HashingEmbedder):
+    """Fails while embedding, as a rebuild interrupted halfway would."""
+
+    def embed_passages(self, texts: Sequence[str], sentence_spans: Sequence[Sequence[CharSpan]], show_progress: bool = False) -> PassageVectors:
+        """Refuse."""
+        raise RuntimeError("interrupted")
+
+
+def test_a_rebuild_of_an_unreadable_store_deletes_nothing_before_it_is_published(tmp_path: Path) -> None:
+    embedder = HashingEmbedder()
+    update_index(tmp_path, embedder, ChunkingPolicy(), [_article(1)])
+    live = live_file_names(tmp_path)
+    database_path = read_manifest(tmp_path).database_path(tmp_path)
+    saved = database_path.read_bytes()
+    database_path.write_bytes(b"not a database" * 100)  # its state cannot be read now
+    with pytest.raises(RuntimeError, match="interrupted"):
+        update_index(tmp_path, _FailingEmbedder(), ChunkingPolicy(), [_article(2)], rebuild=True)
+    assert {name for name in live if (tmp_path / name).exists()} >= {name for name in live if ".seg-" in name or ".kw-" in name}
+    database_path.write_bytes(saved)  # repaired, the store answers as before
+    assert _open(tmp_path, embedder).article("harbour-1") is not None
