@@ -94,9 +94,7 @@ def real_vectors(directory: Path, dimension: int) -> np.ndarray:
 def all_vectors(directory: Path, dimension: int) -> tuple[np.ndarray, np.ndarray]:
     """Every live chunk's row id and stored (exact) vector."""
     manifest = read_manifest(directory)
-    connection = database.connect_reader(manifest.database_path(directory)) if manifest.segmented else database.connect(
-        manifest.database_path(directory), read_only=True
-    )
+    connection = database.connect(manifest.database_path(directory))
     try:
         return database.chunk_vectors(connection, dimension)
     finally:
@@ -245,6 +243,18 @@ def measure(directory: Path, questions: list[str]) -> dict[str, Any]:
     }
 
 
+def padding_base(queries: int) -> tuple[Path, QAService, list[str], list[str]]:
+    """The rtqa-passages index every padded index starts from (built or reused), the first questions of its set, and
+    the vocabulary padding is drawn from."""
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    base = WORK / "base"
+    base_service = QAService(Settings(index_dir=base))
+    base_service.index_paths([SHARED / "corpus.jsonl"], show_progress=True)
+    questions = [question.text for question in load_questions(SHARED / "questions.jsonl")[:queries]]
+    vocabulary = sorted({word for article in base_service.articles(limit=2000) for word in article.text.split()})
+    return base, base_service, questions, vocabulary
+
+
 def main() -> None:
     """Build (or reuse) each padded index and measure it."""
     parser = argparse.ArgumentParser(description=__doc__)
@@ -253,12 +263,7 @@ def main() -> None:
     parser.add_argument("--json", type=Path, default=None)
     parser.add_argument("--build-only", action="store_true", help="Only build (and cache) the padded indexes.")
     arguments = parser.parse_args()
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    base = WORK / "base"
-    base_service = QAService(Settings(index_dir=base))
-    base_service.index_paths([SHARED / "corpus.jsonl"], show_progress=True)
-    questions = [question.text for question in load_questions(SHARED / "questions.jsonl")[: arguments.queries]]
-    vocabulary = sorted({word for article in base_service.articles(limit=2000) for word in article.text.split()})
+    base, base_service, questions, vocabulary = padding_base(arguments.queries)
     machine = describe()
     rows = []
     for size in (int(value) for value in arguments.sizes.split(",")):

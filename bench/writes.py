@@ -15,10 +15,8 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import pickle
 import shutil
-import sqlite3
 import statistics
 import time
 from collections.abc import Callable, Sequence
@@ -28,18 +26,21 @@ from typing import Any
 import numpy as np
 
 from bench.machine import describe, write_results
-from bench.query import PaddingEmbedder, PaddingSpeakers, WORK, padded_index, padding_articles, percentiles, real_vectors, recall_against_exact, timed_ms
+from bench.query import (
+    PaddingEmbedder, PaddingSpeakers, padded_index, padding_articles, padding_base, percentiles, real_vectors,
+    recall_against_exact, segments_bytes, timed_ms,
+)
+from index import database
 from index.articles import make_article
 from index.build import IndexReport, update_index
 from index.embedder import Embedder, ModelIdentity, PassageVectors
 from index.span_pooling import CharSpan
 from index.chunking import ChunkingPolicy
 from index.compaction import compact_index
-from index.files import live_file_names
+from index.files import committed_state, live_file_names
 from index.io_counters import requested_write_bytes, written_bytes
 from index.manifest import read_manifest
 from qa.config import Settings
-from qa.evaluate import load_questions
 from qa.service import QAService
 from qa.types import Article
 
@@ -106,15 +107,14 @@ def live_data_bytes(directory: Path) -> int:
     """What the live content needs: the database's pages in use, the live share of each segment file, and the
     keyword commit (deleted chunks still in it count as waste only through the other two)."""
     manifest = read_manifest(directory)
-    connection = sqlite3.connect(f"file:{manifest.database_path(directory)}?mode=ro", uri=True)
+    state = committed_state(directory, manifest)
+    assert state is not None, "a segment store"
+    connection = database.connect(manifest.database_path(directory))
     pages, free, size = (connection.execute(f"PRAGMA {name}").fetchone()[0] for name in ("page_count", "freelist_count", "page_size"))
-    tombstones = connection.execute("SELECT count(*) FROM tombstones").fetchone()[0]
-    held = connection.execute("SELECT coalesce(sum(vectors), 0) FROM segments").fetchone()[0]
     connection.close()
-    names = live_file_names(directory)
-    vectors = sum((directory / name).stat().st_size for name in names if name.endswith(".faiss"))
-    keyword = sum(folder_bytes(directory / name) for name in names if ".kw-" in name)
-    return (pages - free) * size + round(vectors * (held - tombstones) / max(held, 1)) + keyword
+    keyword = sum(folder_bytes(directory / name) for name in live_file_names(directory) if ".kw-" in name)
+    live_share = (state.vectors - len(state.tombstones)) / max(state.vectors, 1)
+    return (pages - free) * size + round(segments_bytes(directory) * live_share) + keyword
 
 
 def timed_write(service: QAService, write: Callable[[], Any]) -> dict[str, float]:
@@ -239,12 +239,7 @@ def main() -> None:
     parser.add_argument("--json", type=Path, default=None)
     parser.add_argument("--search-only", action="store_true", help="Only search with one segment and with 21.")
     arguments = parser.parse_args()
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    base = WORK / "base"
-    base_service = QAService(Settings(index_dir=base))
-    base_service.index_paths([SHARED / "rtqa-passages" / "corpus.jsonl"], show_progress=True)
-    questions = [question.text for question in load_questions(SHARED / "rtqa-passages" / "questions.jsonl")[: arguments.queries]]
-    vocabulary = sorted({word for article in base_service.articles(limit=2000) for word in article.text.split()})
+    base, base_service, questions, vocabulary = padding_base(arguments.queries)
     machine = describe()
     run = search_only if arguments.search_only else measure
     rows = [run(int(size), base, questions, vocabulary, base_service.embedder) for size in arguments.sizes.split(",")]

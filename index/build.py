@@ -16,11 +16,11 @@ from tqdm import tqdm
 from index import compaction, database
 from index.chunking import ChunkingPolicy, chunk_article
 from index.embedder import Embedder
-from index.files import remove_garbage
+from index.files import committed_state, remove_garbage
 from index.io_counters import written_bytes
 from index.locking import exclusive
 from index.manifest import Manifest, read_manifest
-from index.segments import StoreState, read_state
+from index.segments import StoreState
 from index.speakers import SentenceNote, SpeakerFinder, sentence_spans
 from index.span_pooling import CharSpan
 from index.store_writer import StoreWriter
@@ -99,19 +99,16 @@ def update_index(
         try:
             involved = None if prune else [*(article.id for article in upserts), *deletes]  # a prune compares them all
             plan = _plan(database.article_hashes(writer.connection, involved), upserts, deletes, prune)
-            if writer.published and not plan.changed and not plan.removed:
-                pass
-            else:
+            if not writer.published or plan.changed or plan.removed:
                 chunked = _chunk_all(plan.changed, embedder, policy, show_progress)
                 vectors = _embed_missing(writer.connection, embedder, chunked, plan.report, show_progress)
                 notes = _annotate(writer, plan, chunked, speakers or SpeakerFinder(), show_progress)
                 inserted = [(article, [(chunk, _key(text)) for chunk, text in chunked[article.id]]) for article in plan.changed]
-                result = writer.apply(
+                plan.report.tombstoned = writer.apply(
                     plan.removed | plan.replaced, inserted,
                     {key: (embedded.vector, embedded.sentences) for key, embedded in vectors.items()}, notes,
                 )
                 writer.publish()
-                plan.report.tombstoned = result.tombstoned
             plan.report.write_seconds = round(time.perf_counter() - started, 3)
             if compact:
                 plan.report.compactions = [asdict(step) for step in compaction.compact(writer)]
@@ -144,14 +141,8 @@ def _open_writer(directory: Path, embedder: Embedder, policy: ChunkingPolicy, re
 
 def _live_state(directory: Path, live: Manifest | None) -> StoreState | None:
     """The committed state of a live segment store (None for an older format, or when it cannot be read)."""
-    if live is None or not live.segmented:
-        return None
     try:
-        connection = database.connect_reader(live.database_path(directory))
-        try:
-            return read_state(connection)
-        finally:
-            connection.close()
+        return committed_state(directory, live) if live is not None else None
     except sqlite3.Error:
         return None
 

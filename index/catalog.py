@@ -11,6 +11,7 @@ from datetime import date
 
 import numpy as np
 
+from index.database import in_batches
 from qa.types import SearchFilters
 
 _UNDATED = -1
@@ -50,9 +51,7 @@ class ChunkCatalog:
         if gone:
             new._alive[gone] = False
             new._article_of[np.isin(new._article_of, gone)] = -1
-        for offset in range(0, len(changed), 500):
-            batch = list(changed[offset : offset + 500])
-            marks = ",".join("?" * len(batch))
+        for batch, marks in in_batches(changed):
             new._add_articles(connection.execute(f"SELECT id, date, source, coalesce(url, '') FROM articles WHERE id IN ({marks})", batch).fetchall())
             new._map_chunks(connection.execute(f"SELECT rowid, article_id FROM chunks WHERE article_id IN ({marks})", batch).fetchall())
         return new

@@ -1,4 +1,4 @@
-"""The SQLite side of an index generation: articles, chunks and cached vectors."""
+"""The SQLite side of an index: articles, chunks, cached vectors and sentence notes."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ import sqlite3
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from datetime import date
 from pathlib import Path
+from typing import TypeVar
 
 import numpy as np
 
@@ -13,8 +14,12 @@ from index.speakers import SentenceNote
 from qa.types import Article, Chunk
 
 SentenceVector = tuple[int, int, np.ndarray]
+T = TypeVar("T")
 
-_ARTICLES_CHUNKS_NOTES = """
+# A segment store keeps the large rows (chunk and sentence vectors) in tables numbered in the order they are written, so
+# a write appends them instead of scattering them over pages keyed by content hash; only the small key index is random.
+# (Generations before format 5, only ever read now, kept both keyed by chunk key.)
+STORE_SCHEMA = """
 CREATE TABLE IF NOT EXISTS articles (
     id TEXT PRIMARY KEY, title TEXT NOT NULL, date TEXT, source TEXT NOT NULL, url TEXT,
     text TEXT NOT NULL, content_hash TEXT NOT NULL
@@ -31,17 +36,6 @@ CREATE TABLE IF NOT EXISTS sentence_notes (
     labels TEXT NOT NULL, speaker TEXT NOT NULL, speaker_start INTEGER NOT NULL, speaker_end INTEGER NOT NULL,
     affiliation TEXT NOT NULL, PRIMARY KEY (article_id, start)
 ) WITHOUT ROWID;
-"""
-# Generations before format 5 kept vectors keyed by chunk key.
-SCHEMA = _ARTICLES_CHUNKS_NOTES + """
-CREATE TABLE IF NOT EXISTS embeddings (key TEXT PRIMARY KEY, vector BLOB NOT NULL);
-CREATE TABLE IF NOT EXISTS sentence_vectors (
-    key TEXT NOT NULL, start INTEGER NOT NULL, "end" INTEGER NOT NULL, vector BLOB NOT NULL, PRIMARY KEY (key, start)
-) WITHOUT ROWID;
-"""
-# A segment store keeps the large rows (chunk and sentence vectors) in tables numbered in the order they are written, so
-# a write appends them instead of scattering them over pages keyed by content hash; only the small key index is random.
-STORE_SCHEMA = _ARTICLES_CHUNKS_NOTES + """
 CREATE TABLE IF NOT EXISTS embeddings (id INTEGER PRIMARY KEY, key TEXT NOT NULL UNIQUE, vector BLOB NOT NULL);
 CREATE TABLE IF NOT EXISTS sentence_vectors (
     embedding INTEGER NOT NULL, start INTEGER NOT NULL, "end" INTEGER NOT NULL, vector BLOB NOT NULL,
@@ -53,15 +47,19 @@ WAL_SIZE_LIMIT = 64 * 1024 * 1024
 WRITER_CACHE_KIB = 256 * 1024  # spilling a large write's pages to the log early writes many of them twice
 
 
-def connect(path: Path, read_only: bool = False) -> sqlite3.Connection:
-    """Open a generation's database; read-only connections never write or create."""
-    if read_only:
-        connection = sqlite3.connect(f"file:{path}?mode=ro", uri=True, check_same_thread=False)
-    else:
-        connection = sqlite3.connect(path, check_same_thread=False)
-        connection.executescript(SCHEMA)
+def connect(path: Path) -> sqlite3.Connection:
+    """Open a database read-only (never writing or creating it): a generation of an earlier format, or a store for
+    a look outside the index's own readers and writer."""
+    connection = sqlite3.connect(f"file:{path}?mode=ro", uri=True, check_same_thread=False)
     connection.execute("PRAGMA foreign_keys = ON")
     return connection
+
+
+def in_batches(values: Sequence[T], size: int = 500) -> Iterator[tuple[list[T], str]]:
+    """Values in batches small enough for one `IN (...)`, each with its placeholders."""
+    for offset in range(0, len(values), size):
+        batch = list(values[offset : offset + size])
+        yield batch, ",".join("?" * len(batch))
 
 
 def connect_store(path: Path, create: bool = False) -> sqlite3.Connection:
@@ -122,20 +120,16 @@ def article_hashes(connection: sqlite3.Connection, article_ids: Iterable[str] | 
     """Stored article ids with their content hashes: these ids' (those stored), or every article's when None."""
     if article_ids is None:
         return dict(connection.execute("SELECT id, content_hash FROM articles"))
-    wanted = list(dict.fromkeys(article_ids))
     found: dict[str, str] = {}
-    for offset in range(0, len(wanted), 500):
-        batch = wanted[offset : offset + 500]
-        found.update(connection.execute(f"SELECT id, content_hash FROM articles WHERE id IN ({','.join('?' * len(batch))})", batch))
+    for batch, marks in in_batches(list(dict.fromkeys(article_ids))):
+        found.update(connection.execute(f"SELECT id, content_hash FROM articles WHERE id IN ({marks})", batch))
     return found
 
 
 def cached_keys(connection: sqlite3.Connection, keys: Sequence[str]) -> set[str]:
     """Which of these chunk keys already have a stored vector."""
     found: set[str] = set()
-    for offset in range(0, len(keys), 500):
-        batch = keys[offset : offset + 500]
-        marks = ",".join("?" * len(batch))
+    for batch, marks in in_batches(keys):
         found.update(row[0] for row in connection.execute(f"SELECT key FROM embeddings WHERE key IN ({marks})", batch))
     return found
 
@@ -277,20 +271,12 @@ def chunk_vectors(
     if rowids is None:
         rows = connection.execute(sql + " ORDER BY chunks.rowid").fetchall()
     else:
-        for offset in range(0, len(rowids), 500):
-            batch = list(rowids[offset : offset + 500])
-            rows += connection.execute(sql + f" WHERE chunks.rowid IN ({','.join('?' * len(batch))})", batch).fetchall()
+        for batch, marks in in_batches(rowids):
+            rows += connection.execute(sql + f" WHERE chunks.rowid IN ({marks})", batch).fetchall()
         rows.sort()
     ids = np.fromiter((row[0] for row in rows), dtype=np.int64, count=len(rows))
     vectors = np.frombuffer(b"".join(row[1] for row in rows), dtype=np.float32).reshape(len(rows), dimension)
     return ids, vectors
-
-
-def counts(connection: sqlite3.Connection) -> tuple[int, int]:
-    """Number of articles and of chunks."""
-    articles = connection.execute("SELECT count(*) FROM articles").fetchone()[0]
-    chunks = connection.execute("SELECT count(*) FROM chunks").fetchone()[0]
-    return int(articles), int(chunks)
 
 
 def row_to_article(row: Sequence[object]) -> Article:

@@ -37,8 +37,8 @@ def opening(directory: Path) -> Iterator[None]:
 
 def live_names(directory: Path, manifest: Manifest, state: StoreState | None) -> set[str]:
     """The names of the files and folders the live manifest and state use."""
-    database = manifest.database_path(directory).name
-    names = {database + suffix for suffix in _DATABASE_SIDE_FILES}
+    database_file = manifest.database_path(directory).name
+    names = {database_file + suffix for suffix in _DATABASE_SIDE_FILES}
     if state is None:
         names |= {path.name for path in manifest.files(directory)}
         return names
@@ -77,13 +77,18 @@ def remove_garbage(directory: Path, manifest: Manifest | None, state: StoreState
     return garbage
 
 
+def committed_state(directory: Path, manifest: Manifest) -> StoreState | None:
+    """The last committed state of the store a manifest names (None for a generation of an earlier format)."""
+    if not manifest.segmented:
+        return None
+    connection = database.connect_reader(manifest.database_path(directory))
+    try:
+        return segments.read_state(connection)
+    finally:
+        connection.close()
+
+
 def live_file_names(directory: Path) -> set[str]:
     """The names of the index files and folders the published manifest and its committed state use."""
     manifest = read_manifest(directory)
-    if not manifest.segmented:
-        return live_names(directory, manifest, None)
-    connection = database.connect_reader(manifest.database_path(directory))
-    try:
-        return live_names(directory, manifest, segments.read_state(connection))
-    finally:
-        connection.close()
+    return live_names(directory, manifest, committed_state(directory, manifest))

@@ -18,6 +18,7 @@ from pathlib import Path
 import tantivy
 from tantivy import Document, FieldType, Occur, Query
 
+from index.manifest import fsync_directory
 from index.stopwords import STOPWORDS
 from qa.errors import IndexCorruptError
 from qa.types import Article, Chunk
@@ -253,8 +254,4 @@ def _fsync_tree(folder: Path) -> None:
         if path.is_file():
             with path.open("rb") as handle:
                 os.fsync(handle.fileno())
-    descriptor = os.open(folder, os.O_RDONLY)
-    try:
-        os.fsync(descriptor)
-    finally:
-        os.close(descriptor)
+    fsync_directory(folder)

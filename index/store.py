@@ -102,18 +102,16 @@ class IndexSnapshot:
             or load_vector_index(files[segment.name], memory_map=segment.kind != FLAT)
             for segment in self.state.segments
         }
-        self.segment_files = {files[name]: index for name, index in self.loaded_segments.items()}
         self._keywords = KeywordIndex(keyword_folder(self.directory, store, self.state.keyword))
 
     def _open_generation(self) -> None:
         """Open an immutable generation written before segments (format 4) as one segment without tombstones."""
         manifest = self.manifest
-        self._connection = database.connect(manifest.database_path(self.directory), read_only=True)
+        self._connection = database.connect(manifest.database_path(self.directory))
         self._probe = None
         self._connection.execute("SELECT count(*) FROM chunks").fetchone()
         vectors = load_vector_index(manifest.vectors_path(self.directory), memory_map=manifest.faiss_kind != FLAT)
         self.loaded_segments = {"generation": vectors}
-        self.segment_files: dict[Path, faiss.Index] = {}
         self.state = StoreState(
             manifest.generation, (Segment("generation", manifest.faiss_kind, int(vectors.ntotal), manifest.trained_size),),
             frozenset(), "", 0, manifest.articles, manifest.chunks,
@@ -240,10 +238,15 @@ class IndexSnapshot:
             return self._catalog
 
     def reusable(self) -> Reusable:
-        """What a newer snapshot can take over from this one (the catalog it was given, if it never needed its own)."""
+        """What a newer snapshot can take over from this one: its segments by file (none from a generation of an
+        earlier format) and its catalog (the one it was given, if it never needed its own)."""
+        store = self.manifest.generation
+        files = {
+            segment_file(self.directory, store, name): index for name, index in self.loaded_segments.items()
+        } if self.manifest.segmented else {}
         with self._lock:
             catalog = (self._catalog, self.state.generation) if self._catalog is not None else self._earlier_catalog
-            return Reusable(self.manifest, self.segment_files, catalog)
+        return Reusable(self.manifest, files, catalog)
 
     def chunks(self, rowids: list[int]) -> dict[int, ChunkRow]:
         """Chunks with their article metadata, by row id."""

@@ -7,7 +7,7 @@ from __future__ import annotations
 import shutil
 import sqlite3
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -20,16 +20,6 @@ from index.segments import Segment, StoreState
 from index.speakers import SentenceNote
 from index.vectors import build_vector_index, choose_kind, save_vector_index
 from qa.types import Article, Chunk
-
-
-@dataclass(frozen=True)
-class WriteResult:
-    """What one committed write changed in the store."""
-
-    generation: int
-    segment: Segment | None
-    tombstoned: int
-    state: StoreState
 
 
 class StoreWriter:
@@ -76,23 +66,18 @@ class StoreWriter:
         """The committed state."""
         return segments.read_state(self.connection)
 
-    @property
-    def rebuilds_keywords(self) -> bool:
-        """Whether this write must index every article's keywords (a new store, or one converted from format 2)."""
-        return not self.state.keyword
-
     def apply(
         self,
         removed: set[str],
         inserted: Sequence[tuple[Article, list[tuple[Chunk, str]]]],
         vectors: Mapping[str, tuple[np.ndarray, list[database.SentenceVector]]],
         notes: Mapping[str, Sequence[SentenceNote]],
-    ) -> WriteResult:
+    ) -> int:
         """One transaction: drop removed (and replaced) articles, tombstoning their chunks; insert the new ones under
-        fresh row ids (each chunk paired with its embedding key); write their vectors as a new segment and the keyword changes as a new commit (both flushed
-        before the commit that makes them live). A crash before the commit leaves only unreferenced files."""
+        fresh row ids (each chunk paired with its embedding key); write their vectors as a new segment and the keyword
+        changes as a new commit (both flushed before the commit that makes them live). A crash before the commit
+        leaves only unreferenced files. Returns the number of chunks tombstoned."""
         connection = self.connection
-        store = self.manifest.generation
         connection.execute("BEGIN IMMEDIATE")
         try:
             before = segments.read_state(connection)
@@ -110,7 +95,7 @@ class StoreWriter:
                 written.append((article, list(zip(rowids, chunks, strict=True))))
             database.store_notes(connection, notes)
             database.drop_unused_vectors(connection, superseded_keys)
-            segment = self._write_segment([rowid for _, rows in written for rowid, _ in rows])
+            self._write_segment([rowid for _, rows in written for rowid, _ in rows])
             keyword = self._write_keywords(before, removed, written)
             added = sum(len(rows) for _, rows in written)
             generation = segments.record_write(connection, keyword, len(written) - len(removed), added - len(removed_rows))
@@ -120,20 +105,18 @@ class StoreWriter:
             if connection.in_transaction:
                 connection.execute("ROLLBACK")
             raise
-        state = segments.read_state(connection)
-        return WriteResult(generation, segment, len(removed_rows), state)
+        return len(removed_rows)
 
-    def _write_segment(self, rowids: list[int]) -> Segment | None:
+    def _write_segment(self, rowids: list[int]) -> None:
         """The new chunks' vectors as a new segment file (exact search unless it alone is past the exact limit)."""
         if not rowids:
-            return None
+            return
         ids, vectors = database.chunk_vectors(self.connection, self.manifest.dimension, rowids)
         kind = choose_kind(len(ids))
         segment = Segment(segments.new_name(self.connection, "seg"), kind, len(ids), 0 if kind == "flat" else len(ids))
         index = build_vector_index(ids, vectors, self.manifest.dimension, kind)
         save_vector_index(index, segments.segment_file(self.directory, self.manifest.generation, segment.name))
         segments.add_segment(self.connection, segment)
-        return segment
 
     def _write_keywords(
         self, before: StoreState, removed: set[str], written: list[tuple[Article, list[tuple[int, Chunk]]]]

@@ -10,6 +10,8 @@ from pathlib import Path
 import faiss
 import numpy as np
 
+from index.manifest import fsync_directory
+
 EXACT_LIMIT = 200_000
 FLAT = "flat"
 NPROBE = 48
@@ -56,11 +58,7 @@ def save_vector_index(index: faiss.Index, path: Path) -> None:
     with temporary.open("rb") as handle:
         os.fsync(handle.fileno())
     os.replace(temporary, path)
-    descriptor = os.open(path.parent, os.O_RDONLY)
-    try:
-        os.fsync(descriptor)
-    finally:
-        os.close(descriptor)
+    fsync_directory(path.parent)
 
 
 def stored_ids(index: faiss.Index) -> np.ndarray:
@@ -79,7 +77,7 @@ def stored_ids(index: faiss.Index) -> np.ndarray:
 
 def flat_contents(index: faiss.Index) -> tuple[np.ndarray, np.ndarray]:
     """The ids and vectors of an exact (flat) index."""
-    ids = faiss.vector_to_array(index.id_map).astype(np.int64)
+    ids = stored_ids(index)
     return ids, index.index.reconstruct_n(0, index.ntotal) if len(ids) else np.zeros((0, index.d), dtype=np.float32)
 
 

@@ -81,7 +81,6 @@ class QAService:
         self._snapshot: IndexSnapshot | None = None
         self._lock = threading.Lock()
         self._write_lock = threading.Lock()
-        self._stale = False
         self.writes = WriteTally()
         self._compactor = BackgroundCompactor(settings.index_dir, self._compacted)
 
@@ -170,24 +169,20 @@ class QAService:
         self._compactor.wait()
 
     def _written(self, report: IndexReport, compact_later: bool = False) -> None:
-        """Count a write, let the next question open the new state, and (for a server's writes) compact on a
-        background thread."""
+        """Count a write and (for a server's writes) compact on a background thread; the next question opens the new
+        state, which `snapshot` sees committed."""
         with self._lock:
             self.writes.writes += 1
             self.writes.bytes_written += report.bytes_written or 0
             self.writes.compactions += len(report.compactions)
-        self._refresh()
         if compact_later:
             self._compactor.request()
 
     def _compacted(self, steps: list[CompactionStep], written: int) -> None:
-        """Count a background compaction's merges and let the next question open the compacted state."""
-        if not steps:
-            return
+        """Count a compaction's merges (the next question opens the compacted state)."""
         with self._lock:
             self.writes.compactions += len(steps)
             self.writes.compaction_bytes += written
-        self._refresh()
 
     def search(
         self, question: str, k: int | None = None, filters: SearchFilters | None = None, as_of: date | None = None
@@ -294,18 +289,12 @@ class QAService:
         """The live index state, reopened when a write has been committed since."""
         embedder = self.embedder
         with self._lock:
-            if self._snapshot is None or self._stale or not self._snapshot.is_current():
+            if self._snapshot is None or not self._snapshot.is_current():
                 # let go of the old snapshot first: its read transaction ends now (or when the last request holding
                 # it finishes), so the new one can start after a full checkpoint and the log does not grow
                 reuse, self._snapshot = (self._snapshot.reusable() if self._snapshot else None), None
                 self._snapshot = IndexSnapshot.open(self.index_dir, embedder.name, embedder.dimension, reuse=reuse)
-                self._stale = False
             return self._snapshot
-
-    def _refresh(self) -> None:
-        """Make the next call open the newest state (reusing the segments it shares with the current one)."""
-        with self._lock:
-            self._stale = True
 
     def _retrieve(
         self,

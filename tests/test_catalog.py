@@ -25,7 +25,7 @@ ARTICLES = [
 
 def _catalog(tmp_path: Path) -> tuple[ChunkCatalog, dict[int, str]]:
     update_index(tmp_path, HashingEmbedder(), ChunkingPolicy(), ARTICLES)
-    with database.connect(read_manifest(tmp_path).database_path(tmp_path), read_only=True) as connection:
+    with database.connect(read_manifest(tmp_path).database_path(tmp_path)) as connection:
         owners = {rowid: article for rowid, article in connection.execute("SELECT rowid, article_id FROM chunks")}
         return ChunkCatalog(connection), owners
 

@@ -138,7 +138,7 @@ def test_a_format_2_index_says_how_to_convert_and_qa_index_converts_it_without_e
     snapshot = IndexSnapshot.open(tmp_path, embedder.name, embedder.dimension)
     assert snapshot.keyword_size == snapshot.size == snapshot.state.chunks
     assert [article for article, _ in snapshot.keyword_articles(snapshot.keyword_terms("ferry strike"), 1, SearchFilters())] == ["ferry"]
-    with database.connect(manifest.database_path(tmp_path), read_only=True) as connection:
+    with database.connect(manifest.database_path(tmp_path)) as connection:
         assert connection.execute("SELECT count(*) FROM sqlite_master WHERE name = 'chunk_terms'").fetchone() == (0,)
 
 

@@ -61,6 +61,6 @@ def test_sentence_vectors_follow_their_articles(settings: Settings) -> None:
     assert [(start, end) for start, end, _ in stored] == [(span.start, span.end) for span in chunk_sentences(chunk.text)]
     service.delete_articles([article.id])
     snapshot = service.snapshot()
-    with database.connect(snapshot.manifest.database_path(snapshot.directory), read_only=True) as connection:
+    with database.connect(snapshot.manifest.database_path(snapshot.directory)) as connection:
         assert connection.execute("SELECT count(*) FROM sentence_vectors").fetchone()[0] == 0
         assert connection.execute("SELECT count(*) FROM embeddings").fetchone()[0] == 0

@@ -92,12 +92,12 @@ ARTICLE = make_article("talks", "Talks", TEXT, "news", None)
 def test_notes_are_stored_and_leave_with_their_article(tmp_path: Path) -> None:
     update_index(tmp_path, HashingEmbedder(), ChunkingPolicy(), [ARTICLE])
     manifest = read_manifest(tmp_path)
-    with database.connect(manifest.database_path(tmp_path), read_only=True) as connection:
+    with database.connect(manifest.database_path(tmp_path)) as connection:
         speakers = {note.speaker for note in database.notes_between(connection, "talks", 0, len(TEXT))}
     assert {"Putin", "Kremlin"} <= speakers and any(name.endswith("Varga") for name in speakers)
     update_index(tmp_path, HashingEmbedder(), ChunkingPolicy(), deletes=["talks"])
     manifest = read_manifest(tmp_path)
-    with database.connect(manifest.database_path(tmp_path), read_only=True) as connection:
+    with database.connect(manifest.database_path(tmp_path)) as connection:
         assert connection.execute("SELECT count(*) FROM sentence_notes").fetchone() == (0,)
 
 
@@ -110,7 +110,7 @@ def test_a_format_3_index_gains_its_notes_without_embedding(tmp_path: Path) -> N
     assert (report.unchanged, report.embedded, embedder.embedded_texts) == (1, 0, before)
     manifest = read_manifest(tmp_path)
     assert manifest.format_version == 5
-    with database.connect(manifest.database_path(tmp_path), read_only=True) as connection:
+    with database.connect(manifest.database_path(tmp_path)) as connection:
         assert connection.execute("SELECT count(*) FROM sentence_notes WHERE speaker = 'Putin'").fetchone()[0] >= 2
 
 
