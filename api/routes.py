@@ -30,7 +30,7 @@ from index.articles import make_article, normalise
 from index.build import IndexReport
 from qa.serialize import answer_to_dict, article_to_dict, found_to_dict
 from qa.service import QAService
-from qa.types import Article
+from qa.types import Article, Outlet
 
 API_SOURCE = "api"
 _STREAM_DOC: dict[int | str, dict[str, Any]] = {
@@ -126,7 +126,10 @@ def _search(service: QAService, body: SearchIn) -> SearchOut:
 
 def _article(article: ArticleIn) -> Article:
     """A library article from a request's article."""
-    return make_article(article.id, article.title, normalise(article.text).strip(), API_SOURCE, article.date, article.url)
+    outlets = [Outlet(outlet.source, outlet.url, outlet.date) for outlet in article.outlets]
+    return make_article(
+        article.id, article.title, normalise(article.text).strip(), API_SOURCE, article.date, article.url, outlets
+    )
 
 
 def _change(report: IndexReport) -> IndexChangeOut:

@@ -8,7 +8,7 @@ from typing import Any
 from api.chat_reply import NOT_COVERED, ChatReply
 from api.chat_text import escape_entities, escape_mrkdwn, safe_url, shorten, split_text
 from qa.time_text import searched_text
-from qa.types import Answer, Citation
+from qa.types import Answer, Citation, also_published
 
 SECTION_LIMIT = 3000
 MAX_BLOCKS = 50
@@ -16,6 +16,8 @@ QUOTE_CHARS = 240
 TITLE_CHARS = 150
 QUESTION_CHARS = 500
 FALLBACK_CHARS = 300
+OUTLET_CHARS = 60
+MAX_OUTLETS = 5  # other outlets named beside a source; the rest are counted
 
 Block = dict[str, Any]
 
@@ -43,9 +45,18 @@ def slack_message(reply: ChatReply, restate: bool = False) -> SlackMessage:
 
 def source_label(citation: Citation) -> str:
     """`<url|[n] title>` when the article has a web address, else `[n] title`."""
-    title = escape_mrkdwn(f"[{citation.n}] {shorten(citation.title, TITLE_CHARS)}")
-    url = safe_url(citation.url)
-    return f"<{escape_entities(url)}|{title}>" if url else title
+    return _link(f"[{citation.n}] {shorten(citation.title, TITLE_CHARS)}", citation.url)
+
+
+def outlets_label(citation: Citation) -> str:
+    """`also published by: <url|AP>, BBC` for the other outlets that published the cited story ('' for none)."""
+    return also_published(citation.outlets, lambda outlet: _link(shorten(outlet.source, OUTLET_CHARS), outlet.url), MAX_OUTLETS)
+
+
+def _link(label: str, url: str | None) -> str:
+    """`<url|label>` when the url is a safe web address, else the label; the label escaped."""
+    text, safe = escape_mrkdwn(label), safe_url(url)
+    return f"<{escape_entities(safe)}|{text}>" if safe else text
 
 
 def _answer_blocks(answer: Answer, room: int) -> list[Block]:
@@ -66,9 +77,14 @@ def _period(answer: Answer | None) -> list[Block]:
 
 def _source_block(citation: Citation) -> Block:
     """A context block: the numbered title (linked when possible), its date and a short quote with its speaker."""
-    dated = f"{source_label(citation)} · {citation.date.isoformat()}" if citation.date else source_label(citation)
+    dated = " · ".join(part for part in (source_label(citation), _iso(citation), outlets_label(citation)) if part)
     said = f"{escape_mrkdwn(citation.speaker.label)}: " if citation.speaker else ""
     return _context(dated, f"{said}“{escape_mrkdwn(shorten(citation.quote, QUOTE_CHARS))}”")
+
+
+def _iso(citation: Citation) -> str:
+    """The cited article's date as YYYY-MM-DD ('' when undated)."""
+    return citation.date.isoformat() if citation.date else ""
 
 
 def _sections(mrkdwn: str) -> list[Block]:

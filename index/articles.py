@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date
 from pathlib import Path
@@ -13,7 +13,7 @@ from pathlib import Path
 from bs4 import BeautifulSoup, CData, NavigableString, PageElement, Tag
 
 from qa.errors import ArticleError
-from qa.types import Article
+from qa.types import Article, Outlet
 
 SUPPORTED_SUFFIXES = frozenset({".txt", ".md", ".markdown", ".html", ".htm", ".jsonl"})
 _SEED_HEADER = re.compile(r"^\s*date\s+(\d{4}-\d{2}-\d{2})\s+(.+?)\s*$")
@@ -46,7 +46,7 @@ def load_paths(paths: Iterable[Path]) -> LoadResult:
             result.errors.append(f"{root}: no such file or folder")
             continue
         inside = root.resolve()
-        for path, article_id in _files_with_ids(root):
+        for path, article_id in files_with_ids(root):
             if not path.resolve().is_relative_to(inside):  # a link (or under one) to a file outside the folder
                 result.skipped.append(
                     f"{path}: skipped, a link to {path.resolve()} outside {root}; pass that file or folder to index it"
@@ -141,12 +141,20 @@ def _visible_text(soup: BeautifulSoup) -> str:
 
 
 def make_article(
-    article_id: str, title: str, text: str, source: str, published: date | None, url: str | None = None
+    article_id: str,
+    title: str,
+    text: str,
+    source: str,
+    published: date | None,
+    url: str | None = None,
+    outlets: Sequence[Outlet] = (),
 ) -> Article:
     """Build an article with its content hash; lone surrogates (JSON "\\ud800", odd file names) become U+FFFD."""
     title, text, source = _valid_unicode(title), _valid_unicode(text), _valid_unicode(source)
-    url = _valid_unicode(url) if url is not None else None
-    article = Article(id=article_id, title=title.strip(), text=text, source=source, date=published, url=url)
+    article = Article(
+        id=article_id, title=title.strip(), text=text, source=source, date=published, url=_valid_url(url),
+        outlets=tuple(Outlet(_valid_unicode(outlet.source), _valid_url(outlet.url), outlet.date) for outlet in outlets),
+    )
     return replace(article, content_hash=content_hash(article))
 
 
@@ -155,12 +163,23 @@ def _valid_unicode(value: str) -> str:
     return _SURROGATE.sub("\ufffd", value)
 
 
+def _valid_url(url: str | None) -> str | None:
+    """An optional url as valid Unicode."""
+    return _valid_unicode(url) if url is not None else None
+
+
 def content_hash(article: Article) -> str:
-    """A hash of everything that is stored about an article."""
-    payload = json.dumps(
-        [article.title, article.text, article.source, article.url, article.date and article.date.isoformat()]
-    )
-    return hashlib.sha256(payload.encode()).hexdigest()
+    """A hash of everything that is stored about an article; the outlets count only when there are some, so the
+    hash of an article without them is what it was before articles had outlets."""
+    fields: list[object] = [article.title, article.text, article.source, article.url, _iso(article.date)]
+    if article.outlets:
+        fields.append([[outlet.source, outlet.url, _iso(outlet.date)] for outlet in article.outlets])
+    return hashlib.sha256(json.dumps(fields).encode()).hexdigest()
+
+
+def _iso(day: date | None) -> str | None:
+    """A date as YYYY-MM-DD, or None."""
+    return day.isoformat() if day else None
 
 
 def normalise(raw: str) -> str:
@@ -169,7 +188,7 @@ def normalise(raw: str) -> str:
 
 
 def _load_jsonl(path: Path, source: str) -> Iterator[Article | str]:
-    """One article a line: id, title, text, optional date and url."""
+    """One article a line: id, title, text, optional date, url and outlets."""
     with path.open("rb") as handle:
         for number, line_bytes in enumerate(handle, start=1):
             if not line_bytes.strip():
@@ -199,10 +218,32 @@ def _article_from_record(record: object, where: str, source: str) -> Article:
         raise ArticleError(f"{where}: 'title' and 'url' must be strings")
     raw_date = record.get("date")
     published = _parse_date(raw_date, where) if raw_date else None
-    return make_article(_slug(str(article_id)), title, normalise(text).strip(), source, published, url)
+    outlets = _outlets_from_record(record.get("outlets"), where)
+    return make_article(_slug(str(article_id)), title, normalise(text).strip(), source, published, url, outlets)
 
 
-def _files_with_ids(root: Path) -> Iterator[tuple[Path, str | None]]:
+def _outlets_from_record(value: object, where: str) -> tuple[Outlet, ...]:
+    """Validate a record's optional `outlets`: a list of {"source", optional "url", optional "date"} objects."""
+    if value is None:
+        return ()
+    if not isinstance(value, list):
+        raise ArticleError(f"{where}: 'outlets' must be a list of objects with 'source' and optional 'url' and 'date'")
+    return tuple(_outlet_from_record(item, f"{where}: outlet {number}") for number, item in enumerate(value, start=1))
+
+
+def _outlet_from_record(item: object, where: str) -> Outlet:
+    """Validate one outlet of a record."""
+    if not isinstance(item, dict):
+        raise ArticleError(f"{where}: expected an object with 'source' and optional 'url' and 'date'")
+    source, url, raw_date = item.get("source"), item.get("url") or None, item.get("date")
+    if not isinstance(source, str) or not source.strip():
+        raise ArticleError(f"{where}: missing 'source'")
+    if not (url is None or isinstance(url, str)):
+        raise ArticleError(f"{where}: 'url' must be a string")
+    return Outlet(source.strip(), url, _parse_date(raw_date, where) if raw_date else None)
+
+
+def files_with_ids(root: Path) -> Iterator[tuple[Path, str | None]]:
     """Supported files under root, each with an id derived from its path relative to root."""
     if root.is_file():
         yield root, None

@@ -15,6 +15,11 @@ from index.database import in_batches
 from qa.types import SearchFilters
 
 _UNDATED = -1
+_ARTICLE_FIELDS = "SELECT id, date, source, coalesce(url, ''), {others} FROM articles"
+_OUTLET_FIELDS = (  # each article's other outlets' sources and urls, one a line
+    "coalesce((SELECT group_concat(source, char(10)) FROM article_outlets WHERE article_id = articles.id), ''), "
+    "coalesce((SELECT group_concat(url, char(10)) FROM article_outlets WHERE article_id = articles.id), '')"
+)
 
 
 @dataclass(frozen=True)
@@ -26,11 +31,12 @@ class ChunkOwner:
 
 
 class ChunkCatalog:
-    """Chunk row id → article, and each article's day, source and url, read from one state's database; a later
-    state's catalog is this one brought up to date with the articles changed in between (their old slots are marked
-    gone, their current rows appended), so a reader does not read every chunk again after each write."""
+    """Chunk row id → article, and each article's day, sources and urls (its own and its other outlets', one a line),
+    read from one state's database; a later state's catalog is this one brought up to date with the articles changed
+    in between (their old slots are marked gone, their current rows appended), so a reader does not read every chunk
+    again after each write. With outlets False the database has no outlets to read (or no table for them)."""
 
-    def __init__(self, connection: sqlite3.Connection) -> None:
+    def __init__(self, connection: sqlite3.Connection, outlets: bool = False) -> None:
         self._ids: list[str] = []
         self._position: dict[str, int] = {}
         self._days = np.zeros(0, dtype=np.int64)
@@ -38,10 +44,10 @@ class ChunkCatalog:
         self._sources: list[str] = []
         self._urls: list[str] = []
         self._article_of = np.full(1, -1, dtype=np.int64)
-        self._add_articles(connection.execute("SELECT id, date, source, coalesce(url, '') FROM articles").fetchall())
+        self._add_articles(connection.execute(_article_fields(outlets)).fetchall())
         self._map_chunks(connection.execute("SELECT rowid, article_id FROM chunks").fetchall())
 
-    def updated(self, connection: sqlite3.Connection, changed: Sequence[str]) -> ChunkCatalog:
+    def updated(self, connection: sqlite3.Connection, changed: Sequence[str], outlets: bool = False) -> ChunkCatalog:
         """A copy brought up to date with these articles (added, replaced or deleted since this catalog was read),
         read through the connection; this catalog stays as it was (older readers may still use it)."""
         new = copy.copy(self)
@@ -52,7 +58,7 @@ class ChunkCatalog:
             new._alive[gone] = False
             new._article_of[np.isin(new._article_of, gone)] = -1
         for batch, marks in in_batches(changed):
-            new._add_articles(connection.execute(f"SELECT id, date, source, coalesce(url, '') FROM articles WHERE id IN ({marks})", batch).fetchall())
+            new._add_articles(connection.execute(f"{_article_fields(outlets)} WHERE id IN ({marks})", batch).fetchall())
             new._map_chunks(connection.execute(f"SELECT rowid, article_id FROM chunks WHERE article_id IN ({marks})", batch).fetchall())
         return new
 
@@ -61,7 +67,7 @@ class ChunkCatalog:
         """The share of slots held by articles since deleted or replaced."""
         return 1.0 - float(self._alive.mean()) if len(self._alive) else 0.0
 
-    def _add_articles(self, rows: list[tuple[str, str | None, str, str]]) -> None:
+    def _add_articles(self, rows: list[tuple[str, str | None, str, str, str, str]]) -> None:
         """Append articles' slots."""
         first = len(self._ids)
         self._ids += [str(row[0]) for row in rows]
@@ -69,8 +75,8 @@ class ChunkCatalog:
         days = [date.fromisoformat(row[1]).toordinal() if row[1] else _UNDATED for row in rows]
         self._days = np.concatenate([self._days, np.array(days, dtype=np.int64)])
         self._alive = np.concatenate([self._alive, np.ones(len(rows), dtype=bool)])
-        self._sources += [str(row[2]).lower() for row in rows]
-        self._urls += [str(row[3]).lower() for row in rows]
+        self._sources += [_lines(row[2], row[4]) for row in rows]
+        self._urls += [_lines(row[3], row[5]) for row in rows]
 
     def _map_chunks(self, rows: list[tuple[int, str]]) -> None:
         """Point chunks at their articles' slots."""
@@ -130,3 +136,13 @@ class ChunkCatalog:
         allowed = np.zeros(len(self._article_of), dtype=bool)
         allowed[known] = articles[self._article_of[known]]
         return allowed
+
+
+def _article_fields(outlets: bool) -> str:
+    """The query for articles' catalog fields: id, date, source, url, other outlets' sources and urls."""
+    return _ARTICLE_FIELDS.format(others=_OUTLET_FIELDS if outlets else "'', ''")
+
+
+def _lines(own: str, others: str) -> str:
+    """An article's own value and its other outlets' (one a line), lower-cased for substring tests."""
+    return f"{own}\n{others}".lower() if others else str(own).lower()

@@ -11,11 +11,19 @@ from typing import TypeVar
 import numpy as np
 
 from index.speakers import SentenceNote
-from qa.types import Article, Chunk
+from qa.types import Article, Chunk, Outlet
 
 SentenceVector = tuple[int, int, np.ndarray]
 T = TypeVar("T")
 
+# The other outlets that published each article (added after format 5 was released: a store written before has no
+# such table until its writer next opens it, and readers take its absence for no outlets).
+OUTLETS_SCHEMA = """
+CREATE TABLE IF NOT EXISTS article_outlets (
+    article_id TEXT NOT NULL REFERENCES articles(id) ON DELETE CASCADE, position INTEGER NOT NULL,
+    source TEXT NOT NULL, url TEXT, date TEXT, PRIMARY KEY (article_id, position)
+) WITHOUT ROWID;
+"""
 # A segment store keeps the large rows (chunk and sentence vectors) in tables numbered in the order they are written, so
 # a write appends them instead of scattering them over pages keyed by content hash; only the small key index is random.
 # (Generations before format 5, only ever read now, kept both keyed by chunk key.)
@@ -41,7 +49,7 @@ CREATE TABLE IF NOT EXISTS sentence_vectors (
     embedding INTEGER NOT NULL, start INTEGER NOT NULL, "end" INTEGER NOT NULL, vector BLOB NOT NULL,
     PRIMARY KEY (embedding, start)
 ) WITHOUT ROWID;
-"""
+""" + OUTLETS_SCHEMA
 BUSY_TIMEOUT_MS = 10_000
 WAL_SIZE_LIMIT = 64 * 1024 * 1024
 WRITER_CACHE_KIB = 256 * 1024  # spilling a large write's pages to the log early writes many of them twice
@@ -76,6 +84,8 @@ def connect_store(path: Path, create: bool = False) -> sqlite3.Connection:
     connection.execute(f"PRAGMA cache_size = -{WRITER_CACHE_KIB}")  # a write's pages stay in memory until commit
     connection.execute("PRAGMA temp_store = MEMORY")  # statement journals (each INSERT OR REPLACE keeps one) stay in memory
     connection.execute("PRAGMA foreign_keys = ON")
+    if not create:
+        connection.executescript(OUTLETS_SCHEMA)  # a store written before outlets existed gains their table
     return connection
 
 
@@ -164,6 +174,11 @@ def insert_article(
              chunk.start, chunk.end, chunk.text, key),
         )
         rowids.append(int(cursor.lastrowid or 0))
+    connection.executemany(
+        "INSERT INTO article_outlets (article_id, position, source, url, date) VALUES (?, ?, ?, ?, ?)",
+        ((article.id, position, outlet.source, outlet.url, outlet.date and outlet.date.isoformat())
+         for position, outlet in enumerate(article.outlets)),
+    )
     return rowids
 
 
@@ -173,9 +188,32 @@ def stored_articles(connection: sqlite3.Connection) -> Iterator[tuple[Article, l
     rows = connection.execute('SELECT rowid, article_id, ordinal, start, "end", text, heading FROM chunks ORDER BY article_id, ordinal')
     for rowid, article_id, ordinal, start, end, text, heading in rows:
         chunks.setdefault(article_id, []).append((int(rowid), Chunk(article_id, int(ordinal), int(start), int(end), text, heading)))
+    outlets = outlets_of(connection)
     for row in connection.execute("SELECT * FROM articles"):
-        article = row_to_article(row)
+        article = row_to_article(row, outlets.get(str(row[0]), ()))
         yield article, chunks.get(article.id, [])
+
+
+def has_outlets(connection: sqlite3.Connection) -> bool:
+    """Whether any article has other outlets (a store written before outlets existed has no table for them)."""
+    found = connection.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'article_outlets'").fetchone()
+    return found is not None and connection.execute("SELECT 1 FROM article_outlets LIMIT 1").fetchone() is not None
+
+
+def outlets_of(connection: sqlite3.Connection, article_ids: Iterable[str] | None = None) -> dict[str, tuple[Outlet, ...]]:
+    """The other outlets of these articles (of every article when None), in their order, by article id; only
+    articles that have some are named. The caller knows the table exists (has_outlets, or a writer's connection)."""
+    sql = "SELECT article_id, source, url, date FROM article_outlets"
+    if article_ids is None:
+        rows = connection.execute(sql + " ORDER BY article_id, position").fetchall()
+    else:
+        rows = []
+        for batch, marks in in_batches(list(dict.fromkeys(article_ids))):
+            rows += connection.execute(sql + f" WHERE article_id IN ({marks}) ORDER BY article_id, position", batch).fetchall()
+    found: dict[str, list[Outlet]] = {}
+    for article_id, source, url, published in rows:
+        found.setdefault(str(article_id), []).append(Outlet(str(source), str(url) if url else None, _day(published)))
+    return {article_id: tuple(outlets) for article_id, outlets in found.items()}
 
 
 def store_notes(connection: sqlite3.Connection, notes: Mapping[str, Sequence[SentenceNote]]) -> None:
@@ -279,11 +317,15 @@ def chunk_vectors(
     return ids, vectors
 
 
-def row_to_article(row: Sequence[object]) -> Article:
-    """Rebuild an Article from an `articles` row."""
+def row_to_article(row: Sequence[object], outlets: tuple[Outlet, ...] = ()) -> Article:
+    """Rebuild an Article from an `articles` row and its outlets."""
     article_id, title, published, source, url, text, content_hash = row
     return Article(
-        id=str(article_id), title=str(title), text=str(text), source=str(source),
-        date=date.fromisoformat(str(published)) if published else None,
-        url=str(url) if url else None, content_hash=str(content_hash),
+        id=str(article_id), title=str(title), text=str(text), source=str(source), date=_day(published),
+        url=str(url) if url else None, outlets=outlets, content_hash=str(content_hash),
     )
+
+
+def _day(stored: object) -> date | None:
+    """A stored YYYY-MM-DD date, or None."""
+    return date.fromisoformat(str(stored)) if stored else None

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 import threading
 from dataclasses import dataclass
 from datetime import date
@@ -21,7 +21,7 @@ from index.manifest import MANIFEST_NAME, Manifest, read_manifest
 from index.segments import Segment, StoreState, changed_since, current_generation, keyword_folder, read_state, segment_file
 from index.vectors import FLAT, load_vector_index, search_segments
 from qa.errors import IndexCorruptError, QAError
-from qa.types import Article, SearchFilters
+from qa.types import Article, Outlet, SearchFilters
 
 
 MAX_GONE_SHARE = 0.5  # a catalog brought up to date this often is read whole again
@@ -42,6 +42,7 @@ class ChunkRow:
     date: date | None
     source: str
     url: str | None
+    outlets: tuple[Outlet, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -70,6 +71,7 @@ class IndexSnapshot:
                     self._open_store(reuse.segment_files if reuse else {})
             else:
                 self._open_generation()
+            self._has_outlets = database.has_outlets(self._connection)  # as of this snapshot's read transaction
         except (RuntimeError, sqlite3.DatabaseError, OSError) as error:
             raise IndexCorruptError(
                 f"the index at {directory} cannot be read ({error}); rebuild it with "
@@ -232,9 +234,11 @@ class IndexSnapshot:
             if self._catalog is None:
                 earlier, self._earlier_catalog = self._earlier_catalog, None
                 if earlier is not None and earlier[1] >= self.state.log_from and earlier[0].gone_share < MAX_GONE_SHARE:
-                    self._catalog = earlier[0].updated(self._connection, changed_since(self._connection, earlier[1]))
+                    self._catalog = earlier[0].updated(
+                        self._connection, changed_since(self._connection, earlier[1]), self._has_outlets
+                    )
                 else:
-                    self._catalog = ChunkCatalog(self._connection)
+                    self._catalog = ChunkCatalog(self._connection, self._has_outlets)
             return self._catalog
 
     def reusable(self) -> Reusable:
@@ -253,37 +257,44 @@ class IndexSnapshot:
         if not rowids:
             return {}
         marks = ",".join("?" * len(rowids))
-        sql = (
-            'SELECT chunks.rowid, article_id, ordinal, heading, start, "end", chunks.text, title, date, source, url '
-            f"FROM chunks JOIN articles ON articles.id = chunks.article_id WHERE chunks.rowid IN ({marks})"
-        )
-        with self._lock:
-            rows = self._connection.execute(sql, rowids).fetchall()
-        return {row[0]: _chunk_row(row) for row in rows}
+        rows = self._chunk_rows(f"WHERE chunks.rowid IN ({marks})", rowids)
+        return {row.rowid: row for row in rows}
 
     def neighbours(self, article_id: str, ordinal: int) -> list[ChunkRow]:
         """The chunks just before and after one chunk of an article."""
+        return self._chunk_rows("WHERE article_id = ? AND ordinal BETWEEN ? AND ?", (article_id, ordinal - 1, ordinal + 1))
+
+    def _chunk_rows(self, where: str, parameters: Sequence[object]) -> list[ChunkRow]:
+        """The chunks a condition selects, joined with their articles' metadata and outlets."""
         sql = (
             'SELECT chunks.rowid, article_id, ordinal, heading, start, "end", chunks.text, title, date, source, url '
-            "FROM chunks JOIN articles ON articles.id = chunks.article_id WHERE article_id = ? AND ordinal BETWEEN ? AND ?"
+            f"FROM chunks JOIN articles ON articles.id = chunks.article_id {where}"
         )
         with self._lock:
-            rows = self._connection.execute(sql, (article_id, ordinal - 1, ordinal + 1)).fetchall()
-        return [_chunk_row(row) for row in rows]
+            rows = self._connection.execute(sql, parameters).fetchall()
+            outlets = self._outlets(str(row[1]) for row in rows)
+        return [_chunk_row(row, outlets.get(str(row[1]), ())) for row in rows]
 
     def article(self, article_id: str) -> Article | None:
         """One stored article, or None."""
-        with self._lock:
-            row = self._connection.execute("SELECT * FROM articles WHERE id = ?", (article_id,)).fetchone()
-        return database.row_to_article(row) if row else None
+        found = self._articles("WHERE id = ?", (article_id,))
+        return found[0] if found else None
 
     def articles(self, limit: int = 100, offset: int = 0) -> list[Article]:
         """Stored articles, newest first."""
+        return self._articles("ORDER BY date DESC, id LIMIT ? OFFSET ?", (limit, offset))
+
+    def _articles(self, clause: str, parameters: Sequence[object]) -> list[Article]:
+        """The articles a clause selects, with their outlets."""
         with self._lock:
-            rows = self._connection.execute(
-                "SELECT * FROM articles ORDER BY date DESC, id LIMIT ? OFFSET ?", (limit, offset)
-            ).fetchall()
-        return [database.row_to_article(row) for row in rows]
+            rows = self._connection.execute(f"SELECT * FROM articles {clause}", parameters).fetchall()
+            outlets = self._outlets(str(row[0]) for row in rows)
+        return [database.row_to_article(row, outlets.get(str(row[0]), ())) for row in rows]
+
+    def _outlets(self, article_ids: Iterable[str]) -> dict[str, tuple[Outlet, ...]]:
+        """These articles' other outlets (one query, none when no article of this snapshot has any); the caller
+        holds the lock."""
+        return database.outlets_of(self._connection, article_ids) if self._has_outlets else {}
 
     def article_texts(self, article_ids: list[str]) -> dict[str, str]:
         """Full texts of some articles."""
@@ -312,10 +323,10 @@ def index_exists(directory: Path) -> bool:
     return (directory / MANIFEST_NAME).exists()
 
 
-def _chunk_row(row: tuple[object, ...]) -> ChunkRow:
-    """Map a joined row to a ChunkRow."""
+def _chunk_row(row: tuple[object, ...], outlets: tuple[Outlet, ...]) -> ChunkRow:
+    """Map a joined row and its article's outlets to a ChunkRow."""
     rowid, article_id, ordinal, heading, start, end, text, title, published, source, url = row
     return ChunkRow(
         int(rowid), str(article_id), int(ordinal), str(heading), int(start), int(end), str(text), str(title),  # type: ignore[call-overload]
-        date.fromisoformat(str(published)) if published else None, str(source), str(url) if url else None,
+        date.fromisoformat(str(published)) if published else None, str(source), str(url) if url else None, outlets,
     )

@@ -279,5 +279,5 @@ def _citation(number: int, members: Sequence[Evidence]) -> Citation:
     return Citation(
         n=number, article_id=passage.article_id, title=passage.title, date=passage.date, source=passage.source,
         url=passage.url, chunk_id=passage.chunk_id, quote=quote, start=start, end=end,
-        score=round(max(evidence.score for evidence in members), 6), speaker=speaker,
+        score=round(max(evidence.score for evidence in members), 6), speaker=speaker, outlets=passage.outlets,
     )

@@ -213,5 +213,5 @@ def to_passage(row: ChunkRow, score: float) -> Passage:
     return Passage(
         article_id=row.article_id, title=row.title, date=row.date, source=row.source, url=row.url,
         chunk_id=f"{row.article_id}#{row.ordinal}", heading=row.heading, text=row.text,
-        start=row.start, end=row.end, score=round(float(score), 6),
+        start=row.start, end=row.end, score=round(float(score), 6), outlets=row.outlets,
     )

@@ -2,8 +2,28 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import date
+
+
+@dataclass(frozen=True)
+class Outlet:
+    """Another outlet that published the same story."""
+
+    source: str
+    url: str | None = None
+    date: date | None = None
+
+
+def also_published(outlets: Sequence[Outlet], show: Callable[[Outlet], str], most: int | None = None) -> str:
+    """'also published by: AP (https://…), BBC', each outlet as `show` writes it, the first `most` of them named and
+    the rest counted ('and 3 more'); '' when there are none."""
+    if not outlets:
+        return ""
+    named = [show(outlet) for outlet in outlets[:most]]
+    more = f" and {len(outlets) - len(named)} more" if len(outlets) > len(named) else ""
+    return f"also published by: {', '.join(named)}{more}"
 
 
 @dataclass(frozen=True)
@@ -16,6 +36,7 @@ class Article:
     source: str
     date: date | None = None
     url: str | None = None
+    outlets: tuple[Outlet, ...] = ()  # the other outlets that published it, besides `source`
     content_hash: str = ""
 
 
@@ -63,6 +84,7 @@ class Passage:
     start: int
     end: int
     score: float
+    outlets: tuple[Outlet, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -98,6 +120,7 @@ class Citation:
     end: int
     score: float
     speaker: Speaker | None = None
+    outlets: tuple[Outlet, ...] = ()
 
 
 @dataclass(frozen=True)

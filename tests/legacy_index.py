@@ -44,7 +44,7 @@ def as_generation(directory: Path, format_version: int = 4) -> None:
     connection.execute("PRAGMA journal_mode = DELETE")
     with connection:
         articles, chunks = (connection.execute(f"SELECT count(*) FROM {table}").fetchone()[0] for table in ("articles", "chunks"))
-        for table in ("segments", "tombstones", "store_state"):
+        for table in ("segments", "tombstones", "store_state", "article_outlets"):
             connection.execute(f"DROP TABLE {table}")
         connection.executescript(_KEYED_BY_CONTENT)
         if format_version < 4:

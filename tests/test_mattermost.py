@@ -17,7 +17,7 @@ from api.chat_text import ZERO_WIDTH_SPACE
 from api.mattermost import mattermost_router
 from api.mattermost_format import mattermost_text
 from qa.service import QAService
-from qa.types import Answer, Citation
+from qa.types import Answer, Citation, Outlet
 from tests.chat_support import serve
 from tests.conftest import GCC_QUESTION
 
@@ -107,3 +107,11 @@ def test_article_markdown_and_mentions_are_neutralised() -> None:
     assert "[your bank](" not in text and "@channel" not in text and "<!here>" not in text
     assert f"@{ZERO_WIDTH_SPACE}channel" in text and r"\[your bank\]" in text
     assert "1. [T @\u200bchannel" in text and "(https://news.example/a%20%28b%29)" in text
+
+
+def test_a_source_names_the_other_outlets_that_published_it() -> None:
+    outlets = (Outlet("AP", "https://apnews.example/a (b)"), Outlet("*BBC* @here"))
+    cited = Citation(1, "a", "T", date(2026, 3, 7), "s", None, "a#0", "quote", 0, 5, 0.9, outlets=outlets)
+    text = mattermost_text(ChatReply("q?", Answer("q?", "quote [1]", False, (cited,), resolved_question="q?")))
+    expected = rf"1. T · 2026-03-07 · also published by: [AP](https://apnews.example/a%20%28b%29), \*BBC\* @{ZERO_WIDTH_SPACE}here — “quote”"
+    assert expected in text

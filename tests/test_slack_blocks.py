@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from datetime import date
 
 from api.chat_reply import FAILED, ChatReply
 from api.chat_text import ZERO_WIDTH_SPACE, escape_mrkdwn, safe_url, shorten, split_text
 from api.slack_blocks import MAX_BLOCKS, SECTION_LIMIT, slack_message, source_label
-from qa.types import Answer, Citation
+from qa.types import Answer, Citation, Outlet
 from tests.chat_support import section_texts, sources
 
 
@@ -37,6 +38,16 @@ def test_answer_with_numbered_sources_linked_and_dated() -> None:
     assert label == "<https://news.example/a?x=1&amp;y=2|[1] Telephonic Condolences to Iran> · 2026-03-07"
     assert quote == "“Putin spoke.”"
     assert message.text == "Putin spoke. [1]"
+
+
+def test_a_source_names_the_other_outlets_that_published_it() -> None:
+    outlets = (Outlet("AP", "https://apnews.example/a?x=1&y=2"), Outlet("<!channel> News"), *map(Outlet, "CDEFG"))
+    cited = replace(citation(url="https://news.example/a"), outlets=outlets)
+    [[label, _]] = sources(slack_message(answered("Putin spoke. [1]", cited)).blocks)
+    assert label == (
+        "<https://news.example/a|[1] Telephonic Condolences to Iran> · 2026-03-07 · also published by: "
+        "<https://apnews.example/a?x=1&amp;y=2|AP>, &lt;!channel&gt; News, C, D, E and 2 more"
+    )
 
 
 def test_source_without_url_is_plain_numbered_title() -> None:

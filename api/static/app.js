@@ -65,6 +65,30 @@ function speakerLabel(speaker) {
   return known ? `${speaker.name} (${speaker.affiliation})` : speaker.name;
 }
 
+function alsoPublished(outlets) {
+  // "also published by: AP, BBC" for the other outlets that published the story; "" when there are none.
+  return outlets && outlets.length ? `also published by: ${outlets.map((outlet) => outlet.source).join(", ")}` : "";
+}
+
+function outletNodes(outlets) {
+  // The other outlets as text and links (only http(s) addresses become links), comma-separated.
+  const nodes = [];
+  (outlets || []).forEach((outlet, index) => {
+    if (index) nodes.push(", ");
+    const href = outlet.url && safeHttpUrl(outlet.url);
+    nodes.push(href ? externalLink(outlet.source, href) : outlet.source);
+  });
+  return nodes;
+}
+
+function externalLink(text, href) {
+  const link = element("a", "", text);
+  link.href = href;
+  link.rel = "noopener noreferrer";
+  link.target = "_blank";
+  return link;
+}
+
 function sourcesList(answer) {
   const list = element("ol", "sources");
   list.setAttribute("aria-label", "Sources");
@@ -75,7 +99,8 @@ function sourcesList(answer) {
     button.dataset.n = String(citation.n);
     button.append(element("span", "source-title", `[${citation.n}] ${citation.title || citation.article_id}`));
     const where = citation.url || citation.source;
-    button.append(" ", element("span", "source-meta", [citation.date, where].filter(Boolean).join(" · ")));
+    const meta = [citation.date, where, alsoPublished(citation.outlets)];
+    button.append(" ", element("span", "source-meta", meta.filter(Boolean).join(" · ")));
     button.addEventListener("click", () => showCitation(citation, button));
     const quote = element("blockquote", "quote", citation.quote);
     if (citation.speaker) quote.prepend(element("span", "speaker", `${speakerLabel(citation.speaker)}: `));
@@ -148,15 +173,8 @@ function articleMeta(article) {
   const meta = byId("viewer-meta");
   meta.replaceChildren(article.date ? `${article.date} · ` : "");
   const href = article.url && safeHttpUrl(article.url);
-  if (href) {
-    const link = element("a", "", article.url);
-    link.href = href;
-    link.rel = "noopener noreferrer";
-    link.target = "_blank";
-    meta.append(link);
-  } else {
-    meta.append(article.source);
-  }
+  meta.append(href ? externalLink(article.url, href) : article.source);
+  if (article.outlets && article.outlets.length) meta.append(" · also published by: ", ...outletNodes(article.outlets));
 }
 
 function highlightedText(text, start, end) {

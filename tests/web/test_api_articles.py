@@ -76,7 +76,7 @@ def test_articles_are_listed_newest_first_one_page_at_a_time(client: httpx.Clien
     assert [article["id"] for article in first["articles"]] == ["note-3", "note-2"]
     assert (first["total"], first["limit"], first["offset"], first["next_offset"]) == (4, 2, 0, 2)
     assert "text" not in first["articles"][0]
-    assert set(first["articles"][0]) == {"id", "title", "source", "date", "url", "content_hash"}
+    assert set(first["articles"][0]) == {"id", "title", "source", "date", "url", "outlets", "content_hash"}
     second = client.get("/v1/articles", params={"limit": 2, "offset": first["next_offset"]}).json()
     assert [article["id"] for article in second["articles"]] == ["note-1", SEED_ID]
     assert second["next_offset"] is None
@@ -88,9 +88,32 @@ def test_an_article_has_its_metadata_and_text(client: httpx.Client) -> None:
     assert "Gulf Cooperation Council (GCC)" in article["text"]
 
 
+def test_an_article_names_the_other_outlets_that_published_it_in_every_answer(client: httpx.Client) -> None:
+    outlets = [{"source": "AP", "url": "https://apnews.example/marlow", "date": "2026-04-03"}, {"source": " BBC "}]
+    shown = [{**outlets[0]}, {"source": "BBC", "url": None, "date": None}]
+    assert _write(client, {**MARLOW, "outlets": outlets}).json()["index"]["added"] == 1
+    assert client.get("/v1/articles/marlow-flood").json()["outlets"] == shown
+    listed = client.get("/v1/articles").json()["articles"]
+    assert {article["id"]: article["outlets"] for article in listed} == {"marlow-flood": shown, SEED_ID: []}
+    citations = client.post("/v1/ask", json={"question": MARLOW_QUESTION}).json()["citations"]
+    assert citations[0]["article_id"] == "marlow-flood" and citations[0]["outlets"] == shown
+    filters = {"sources": ["apnews.example"]}
+    passages = client.post("/v1/search", json={"question": "Marlow flood", "filters": filters}).json()["passages"]
+    assert {passage["article_id"] for passage in passages} == {"marlow-flood"} and passages[0]["outlets"] == shown
+    replaced = _write(client, {**MARLOW, "outlets": outlets[:1]}).json()["index"]
+    assert (replaced["updated"], replaced["embedded"]) == (1, 0)
+    assert client.get("/v1/articles/marlow-flood").json()["outlets"] == shown[:1]
+
+
 @pytest.mark.parametrize(
     "article",
     [
+        {**MARLOW, "outlets": [{"url": "https://apnews.example/marlow"}]},
+        {**MARLOW, "outlets": [{"source": "   "}]},
+        {**MARLOW, "outlets": [{"source": "AP", "url": "javascript:alert(1)"}]},
+        {**MARLOW, "outlets": [{"source": "AP", "date": "yesterday"}]},
+        {**MARLOW, "outlets": [{"source": "AP", "author": "someone"}]},
+        {**MARLOW, "outlets": "AP"},
         {**MARLOW, "id": "has spaces"},
         {**MARLOW, "id": "-leading-dash"},
         {**MARLOW, "text": "   \n "},

@@ -25,7 +25,12 @@ XSS_ARTICLE = {
     "text": "🎆🏮 Zorvik harbour news.\n\nOrganisers said <img src=x onerror=\"window.__xss = 'img'\"> that nine thousand "
     "paper lanterns were lit at dusk along the Zorvik harbour wall. <script>window.__xss = 'script'</script>",
     "date": "2026-03-09",
+    "outlets": [
+        {"source": "<img src=x onerror=\"window.__xss='outlet'\"> Wire", "url": "https://wire.example/zorvik"},
+        {"source": "Harbour Herald"},
+    ],
 }
+XSS_OUTLETS = "also published by: <img src=x onerror=\"window.__xss='outlet'\"> Wire, Harbour Herald"
 XSS_QUESTION = "how many paper lanterns were lit along the Zorvik harbour wall?"
 
 
@@ -138,6 +143,10 @@ def test_article_text_never_runs_as_code(page: Any, live_server: tuple[str, Path
         assert mark.text_content() == first["quote"]
         assert "<script>window.__xss = 'script'</script>" in page.locator("#viewer-text").text_content()
         assert page.locator("#viewer-title").text_content().startswith("[1] <img src=x")
+        assert page.locator(".source-meta").first.text_content().endswith(XSS_OUTLETS)
+        assert page.locator("#viewer-meta").text_content().endswith(XSS_OUTLETS)
+        outlet_link = page.locator("#viewer-meta a[href='https://wire.example/zorvik']")
+        assert outlet_link.text_content() == "<img src=x onerror=\"window.__xss='outlet'\"> Wire"
         assert page.locator("main img, main script").count() == 0
         page.wait_for_timeout(200)
         assert page.evaluate("typeof window.__xss") == "undefined"
