@@ -25,12 +25,27 @@ WRITE_COUNTERS = {
     "compactions": "Segment merges this server committed",
     "compaction_written_bytes": "Bytes this server's background compactions wrote to storage",
 }
+SOURCE_COUNTERS = {
+    "passes": "Passes over followed feeds and folders",
+    "fetched": "Feeds, pages and files fetched or read with new content",
+    "not_modified": "Feed and page requests answered 304 Not Modified",
+    "errors": "Feeds, pages and files that failed (fetch, parse or load errors)",
+    "added": "Articles added from sources",
+    "updated": "Articles re-indexed because their page or file changed",
+    "merged": "Wire copies merged into the article they republish (one more outlet listed)",
+    "deleted": "Articles deleted because their file was removed",
+}
 
 
 class Metrics:
     """A private registry (never the global default one), so every app counts only its own requests."""
 
-    def __init__(self, index_figures: Callable[[], dict[str, int]], slots: AnswerSlots) -> None:
+    def __init__(
+        self,
+        index_figures: Callable[[], dict[str, int]],
+        slots: AnswerSlots,
+        source_figures: Callable[[], dict[str, int]] | None = None,
+    ) -> None:
         self.registry = CollectorRegistry()
         self.requests = Counter(
             "qa_http_requests", "HTTP requests by method, route template and status.",
@@ -43,7 +58,9 @@ class Metrics:
         for name, description in INDEX_GAUGES.items():
             gauge = Gauge(f"qa_index_{name}", f"{description} (0 until ready).", registry=self.registry)
             gauge.set_function(lambda name=name: index_figures().get(name, 0))
-        self.registry.register(_WriteCounters(index_figures))
+        self.registry.register(_Counters("qa_index_", WRITE_COUNTERS, index_figures))
+        if source_figures is not None:
+            self.registry.register(_Counters("qa_source_", SOURCE_COUNTERS, source_figures))
         busy = Gauge("qa_answers_in_progress", "Questions being answered now (at most QA_CONCURRENT_ANSWERS).",
                      registry=self.registry)
         waiting = Gauge("qa_answers_waiting", "Questions waiting for an answer slot now.", registry=self.registry)
@@ -60,17 +77,17 @@ class Metrics:
         return generate_latest(self.registry), CONTENT_TYPE_LATEST
 
 
-class _WriteCounters(Collector):
-    """The index write counters, read from the service's tally at each scrape."""
+class _Counters(Collector):
+    """Counters read from a tally at each scrape (the service's writes, the watcher's passes)."""
 
-    def __init__(self, index_figures: Callable[[], dict[str, int]]) -> None:
-        self._index_figures = index_figures
+    def __init__(self, prefix: str, described: dict[str, str], figures: Callable[[], dict[str, int]]) -> None:
+        self._prefix, self._described, self._figures = prefix, described, figures
 
     def collect(self) -> Iterator[CounterMetricFamily]:
         """One counter per tally."""
-        figures = self._index_figures()
-        for name, description in WRITE_COUNTERS.items():
-            yield CounterMetricFamily(f"qa_index_{name}", description + ".", value=figures.get(name, 0))
+        figures = self._figures()
+        for name, description in self._described.items():
+            yield CounterMetricFamily(f"{self._prefix}{name}", description + ".", value=figures.get(name, 0))
 
 
 class MetricsMiddleware:

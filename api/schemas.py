@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
@@ -60,6 +60,14 @@ class AskIn(SearchIn):
     )
 
 
+class OutletIn(Input):
+    """Another outlet that published the same story."""
+
+    source: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=500)]
+    url: WebUrl | None = None
+    date: dt.date | None = None
+
+
 class ArticleIn(Input):
     """An article to add or replace; its id is kept exactly as given."""
 
@@ -70,6 +78,9 @@ class ArticleIn(Input):
     )
     date: dt.date | None = None
     url: WebUrl | None = None
+    outlets: list[OutletIn] = Field(
+        default=[], max_length=100, description="The other outlets that published the same story, besides this one."
+    )
 
 
 class ArticlesIn(Input):
@@ -87,6 +98,19 @@ class ArticlesIn(Input):
         return self
 
 
+class OutletOut(BaseModel):
+    """Another outlet that published the same story."""
+
+    source: str
+    url: str | None = None
+    date: dt.date | None = None
+
+
+Outlets = Annotated[
+    list[OutletOut], Field(default=[], description="The other outlets that published the same story, besides source.")
+]
+
+
 class SourceOut(BaseModel):
     """Where a span comes from: its article, that article's metadata and the chunk it lies in."""
 
@@ -96,6 +120,7 @@ class SourceOut(BaseModel):
     source: str
     url: str | None
     chunk_id: str
+    outlets: Outlets
 
 
 class SpeakerOut(BaseModel):
@@ -170,6 +195,7 @@ class ArticleSummaryOut(BaseModel):
     source: str
     date: dt.date | None
     url: str | None
+    outlets: Outlets
     content_hash: str
 
 
@@ -246,3 +272,26 @@ class ErrorOut(BaseModel):
     """The one error shape of every error response."""
 
     error: ErrorBody
+
+
+class FollowedSourceOut(BaseModel):
+    """A followed feed or folder: when it was last fetched and is next due, its articles, counts and last error."""
+
+    name: str
+    kind: Literal["feed", "folder"]
+    location: str
+    every_seconds: float
+    last_fetch: dt.datetime | None = Field(description="The last pass over the source (UTC); null when never.")
+    next_fetch: dt.datetime | None = Field(description="When a feed is next due (UTC; folders follow their files' changes).")
+    articles: int = Field(description="Articles the source gave that are indexed (a wire story counts for each outlet).")
+    fetches: int
+    not_modified: int = Field(description="Requests the source's server answered 304 Not Modified.")
+    errors: int
+    last_error: str = Field(description="What went wrong in the last pass; empty when it went well.")
+
+
+class SourcesOut(BaseModel):
+    """Every followed source, and whether this server keeps them indexed (`qa serve --watch`)."""
+
+    watching: bool
+    sources: list[FollowedSourceOut]

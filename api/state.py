@@ -11,6 +11,7 @@ from api.ratelimit import RateLimiter
 from api.readiness import Readiness
 from api.settings import ApiSettings
 from qa.service import QAService
+from qa.sources.watcher import Watcher
 
 
 @dataclass(frozen=True)
@@ -24,4 +25,5 @@ class ApiState:
     readiness: Readiness
     metrics: Metrics
     answer_slots: AnswerSlots
+    watcher: Watcher | None = None
 

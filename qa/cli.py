@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import asdict
 from datetime import date, datetime
 from functools import wraps
@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import click
+from tqdm import tqdm
 
 from index.build import IndexReport
 from qa.config import Settings
@@ -20,7 +21,7 @@ from qa.errors import QAError
 from qa.serialize import answer_to_dict, found_to_dict
 from qa.service import QAService
 from qa.time_text import searched_text
-from qa.types import Answer, Passage, SearchFilters, TimeWindow
+from qa.types import Answer, Outlet, Passage, SearchFilters, TimeWindow, also_published
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -41,12 +42,15 @@ def _user_errors(function: F) -> F:
 ServiceFactory = Callable[[Settings], QAService]
 
 
+def _settings(index_dir: Path | None) -> Settings:
+    """The settings, with the index folder given on the command line."""
+    settings = Settings()
+    return settings.model_copy(update={"index_dir": index_dir}) if index_dir is not None else settings
+
+
 def _service(index_dir: Path | None) -> QAService:
     """A service over the configured (or given) index; tests pass their own factory as the context object."""
-    settings = Settings()
-    if index_dir is not None:
-        settings = settings.model_copy(update={"index_dir": index_dir})
-    return _factory()(settings)
+    return _factory()(_settings(index_dir))
 
 
 def _factory() -> ServiceFactory:
@@ -211,9 +215,10 @@ def chat(k: int | None, as_of: date | None, index_dir: Path | None) -> None:
 @main.command()
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on (0.0.0.0 for all).")
 @click.option("--port", type=click.IntRange(1, 65535), default=8000, show_default=True, help="Port to listen on.")
+@click.option("--watch", "keep_watching", is_flag=True, help="Also keep the followed feeds and folders indexed (`qa sources`).")
 @index_dir_option
 @_user_errors
-def serve(host: str, port: int, index_dir: Path | None) -> None:
+def serve(host: str, port: int, keep_watching: bool, index_dir: Path | None) -> None:
     """Serve the HTTP API and chat page; the model and index load once at start-up (from the seeds if absent)."""
     import uvicorn
 
@@ -222,8 +227,113 @@ def serve(host: str, port: int, index_dir: Path | None) -> None:
     from api.settings import ApiSettings
 
     logging.basicConfig(level=logging.INFO, format="%(levelname)s:     %(name)s: %(message)s")
-    app = create_app(_service(index_dir), ApiSettings(), ChatSettings())
+    app = create_app(_service(index_dir), ApiSettings(), ChatSettings(), watch=keep_watching)
     uvicorn.run(app, host=host, port=port, log_level="info")
+
+
+@main.group()
+def sources() -> None:
+    """Feeds and folders the index follows (kept in the index folder; `qa watch` keeps them indexed)."""
+
+
+@sources.command("add")
+@click.argument("location")
+@click.option("--name", default=None, help="What citations call this source (default: the feed's host or the folder's name).")
+@click.option("--every", default="10m", show_default=True, help="How often a feed is polled: 90s, 10m, 2h, 1d.")
+@index_dir_option
+@_user_errors
+def sources_add(location: str, name: str | None, every: str, index_dir: Path | None) -> None:
+    """Follow an RSS/Atom feed URL or a folder of articles."""
+    from qa.sources.setup import add_source
+
+    source, warning = add_source(_settings(index_dir), location, name, every)
+    if warning:
+        click.secho(warning, fg="yellow", err=True)
+    click.echo(f"following {source.kind} {source.location} as {source.name!r}; run `qa watch` (or `qa serve --watch`) to keep it indexed")
+
+
+@sources.command("list")
+@index_dir_option
+@json_option
+@_user_errors
+def sources_list(index_dir: Path | None, as_json: bool) -> None:
+    """The followed sources: last and next fetch, articles, last error."""
+    from qa.sources.registry import SourceRegistry
+    from qa.sources.status import source_status
+
+    registry = SourceRegistry(_settings(index_dir).index_dir)
+    shown = [source_status(source) for source in registry.list()]
+    registry.close()
+    if as_json:
+        click.echo(json.dumps({"sources": shown}))
+        return
+    if not shown:
+        click.echo("no sources yet; add one with `qa sources add URL|FOLDER`")
+    for item in shown:
+        click.echo(f"{item['name']}  {item['kind']}  {item['location']}")
+        click.echo(f"    every {item['every_seconds']:.0f} s; last fetch {item['last_fetch'] or 'never'}; next {item['next_fetch'] or 'now'}; "
+                   f"{item['articles']} articles; {item['fetches']} passes, {item['not_modified']} unchanged, {item['errors']} errors")
+        if item["last_error"]:
+            click.secho(f"    last error: {item['last_error']}", fg="red")
+
+
+@sources.command("remove")
+@click.argument("name")
+@index_dir_option
+@_user_errors
+def sources_remove(name: str, index_dir: Path | None) -> None:
+    """Stop following a source (its articles stay indexed; delete them with DELETE /v1/articles/{id})."""
+    from qa.sources.registry import SourceRegistry
+
+    registry = SourceRegistry(_settings(index_dir).index_dir)
+    try:
+        removed = registry.remove(name)
+    finally:
+        registry.close()
+    click.echo(f"no longer following {removed.location} ({removed.name!r})")
+
+
+@main.command()
+@click.option("--once", is_flag=True, help="One pass over every source, then exit (for tests and cron).")
+@click.option("--source", "names", multiple=True, help="Only this source (by name); repeatable.")
+@index_dir_option
+@json_option
+@_user_errors
+def watch(once: bool, names: tuple[str, ...], index_dir: Path | None, as_json: bool) -> None:
+    """Keep the followed feeds and folders indexed: feeds polled when due, folders synced as files change."""
+    import threading
+
+    from qa.sources.report import PassReport
+    from qa.sources.setup import make_watcher
+
+    service = _service(index_dir)
+    watcher = make_watcher(service)
+    total = len([source for source in watcher.registry.list() if not names or source.name in names])
+    bar = tqdm(total=total, unit="source", desc="sources", disable=as_json or not once, file=sys.stderr)
+
+    def show(report: PassReport) -> None:
+        bar.update(1)
+        if not as_json:
+            tqdm.write(report.summary(), file=sys.stdout)
+            for error in report.errors:
+                tqdm.write(click.style(f"    {error}", fg="red"), file=sys.stderr)
+
+    if once:
+        reports = watcher.run_once(names, on_done=show)
+        bar.close()
+        service.wait_for_compaction()
+        if as_json:
+            click.echo(json.dumps({"sources": [asdict(report) for report in reports]}))
+        if any(report.errors for report in reports):
+            sys.exit(1)
+        return
+    click.echo("watching; Ctrl-C to stop")
+    stop = threading.Event()
+    try:
+        watcher.run(stop, on_done=show)
+    except KeyboardInterrupt:
+        stop.set()
+    service.wait_for_compaction()
 
 
 @main.command("eval")
@@ -291,6 +401,7 @@ def _print_passage(number: int, passage: Passage) -> None:
     click.secho(f"[{number}] {passage.title or passage.article_id}", bold=True, nl=False)
     click.echo(f"  {passage.date or 'undated'}  score {passage.score:.3f}")
     click.echo(f"    {passage.source}  chars {passage.start}-{passage.end}")
+    _print_outlets(passage.outlets, "    ")
     click.echo("    " + passage.text.replace("\n", "\n    ") + "\n")
 
 
@@ -312,5 +423,17 @@ def _print_answer(answer: Answer) -> None:
     for citation in answer.citations:
         click.secho(f"  [{citation.n}] {citation.title or citation.article_id}", bold=True, nl=False)
         click.echo(f" ({citation.date or 'undated'}) {citation.url or citation.source}, chars {citation.start}-{citation.end}")
+        _print_outlets(citation.outlets, "      ")
         said = f"{citation.speaker.label}: " if citation.speaker else ""
         click.echo(f'      {said}"{citation.quote}"')
+
+
+def _print_outlets(outlets: Sequence[Outlet], indent: str) -> None:
+    """'also published by: AP (https://…), BBC' when other outlets published the story."""
+    if outlets:
+        click.echo(indent + also_published(outlets, _outlet_text))
+
+
+def _outlet_text(outlet: Outlet) -> str:
+    """'AP (https://…)', or just the outlet's name when it has no url."""
+    return f"{outlet.source} ({outlet.url})" if outlet.url else outlet.source

@@ -55,3 +55,19 @@ class Settings(BaseSettings):
     llm_model: str = Field(default="local", description="Model name sent to the generative endpoint.")
     llm_api_key: SecretStr | None = Field(default=None, description="Bearer key for the generative endpoint.")
     llm_timeout_seconds: float = Field(default=20.0, gt=0, description="Give up on the generative endpoint after this.")
+    fetch_allow_hosts: str = Field(
+        default="",
+        description="Comma-separated hosts that feeds and pages may be fetched from even though they are private, "
+        "loopback or link-local (e.g. 127.0.0.1,intranet.local); every other such address is refused.",
+    )
+    fetch_timeout_seconds: float = Field(default=15.0, gt=0, description="Give up on a feed or page request after this.")
+    fetch_max_bytes: int = Field(default=5 * 1024 * 1024, ge=1024, description="Largest feed or page fetched.")
+    fetch_host_delay_seconds: float = Field(
+        default=1.0, ge=0, description="Least time between two requests to one host (robots.txt may ask for more)."
+    )
+    watch_debounce_ms: int = Field(default=200, ge=0, description="A watched folder's changes are gathered this long.")
+
+    @property
+    def allowed_fetch_hosts(self) -> tuple[str, ...]:
+        """QA_FETCH_ALLOW_HOSTS as a list."""
+        return tuple(host.strip().lower() for host in self.fetch_allow_hosts.split(",") if host.strip())

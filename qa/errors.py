@@ -31,3 +31,23 @@ class ArticleNotFoundError(QAError):
 
 class ModelIntegrityError(QAError):
     """A bundled model's files are missing or are not the ones this version pins."""
+
+
+class FetchError(QAError):
+    """A page or feed could not be fetched (network error, bad status, too large, too many redirects)."""
+
+
+class FetchRefusedError(FetchError):
+    """A link was refused before any connection: a private address, a scheme other than http(s), robots.txt."""
+
+
+class FeedError(QAError):
+    """A feed could not be read: malformed XML, entity declarations, no entries."""
+
+
+class SourceError(QAError):
+    """A source cannot be added, found or removed."""
+
+
+class HostNotFoundError(FetchRefusedError):
+    """A link's host name does not resolve."""

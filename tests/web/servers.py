@@ -7,7 +7,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -44,13 +44,18 @@ def qa_environment(settings: Mapping[str, str] | None = None) -> dict[str, str]:
 
 @contextmanager
 def serve_subprocess(
-    index_dir: Path, seeds_dir: Path, log_path: Path, timeout: float = 240, settings: Mapping[str, str] | None = None
+    index_dir: Path,
+    seeds_dir: Path,
+    log_path: Path,
+    timeout: float = 240,
+    settings: Mapping[str, str] | None = None,
+    options: Sequence[str] = (),
 ) -> Iterator[str]:
-    """Run `qa serve` (with extra QA_* settings) on a loopback port until /readyz says 200; its base URL, the
-    process stopped on exit."""
+    """Run `qa serve` (with extra QA_* settings and command-line options) on a loopback port until /readyz says 200;
+    its base URL, the process stopped on exit."""
     port = free_port()
     environment = qa_environment({"QA_INDEX_DIR": str(index_dir), "QA_SEEDS_DIR": str(seeds_dir), **(settings or {})})
-    command = [sys.executable, "-m", "qa", "serve", "--host", LOOPBACK, "--port", str(port)]
+    command = [sys.executable, "-m", "qa", "serve", "--host", LOOPBACK, "--port", str(port), *options]
     with log_path.open("wb") as log:
         process = subprocess.Popen(command, cwd=log_path.parent, env=environment, stdout=log, stderr=subprocess.STDOUT)
         base_url = f"http://{LOOPBACK}:{port}"

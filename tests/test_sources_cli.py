@@ -1,0 +1,82 @@
+"""`qa sources` and `qa watch` from the command line, fetching from a loopback server allowed by QA_FETCH_ALLOW_HOSTS."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner, Result
+
+from index.embedder import HashingEmbedder
+from qa.cli import main
+from qa.config import Settings
+from qa.service import QAService
+from tests.feed_server import FeedServer
+from tests.test_sources_feeds import serve_good_feeds
+
+
+@pytest.fixture
+def invoke(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Callable[..., Result]:
+    """Run `qa` with a fake-embedder service and a private index; loopback fetches allowed, no delays."""
+    monkeypatch.setenv("QA_INDEX_DIR", str(tmp_path / "index"))
+    monkeypatch.setenv("QA_FETCH_ALLOW_HOSTS", "127.0.0.1")
+    monkeypatch.setenv("QA_FETCH_HOST_DELAY_SECONDS", "0")
+    embedder = HashingEmbedder()
+
+    def run(*args: str) -> Result:
+        factory: Callable[[Settings], QAService] = lambda settings: QAService(settings, embedder=embedder)
+        return CliRunner().invoke(main, list(args), obj=factory, catch_exceptions=False)
+
+    return run
+
+
+@pytest.fixture
+def server() -> Iterator[FeedServer]:
+    """The loopback server with the good feeds."""
+    with FeedServer() as running:
+        serve_good_feeds(running)
+        yield running
+
+
+def test_add_list_watch_once_and_remove(invoke: Callable[..., Result], server: FeedServer, tmp_path: Path) -> None:
+    added = invoke("sources", "add", server.url("/rss.xml"), "--name", "Valdena Courier", "--every", "15m")
+    assert added.exit_code == 0 and "following feed" in added.output
+    assert invoke("sources", "add", server.url("/rss.xml")).exit_code == 1  # already followed
+    folder = tmp_path / "drop"
+    folder.mkdir()
+    (folder / "note.txt").write_text(" date 2026-11-30 Council vote\nThe town council voted to build a new school.\n")
+    assert invoke("sources", "add", str(folder)).exit_code == 0
+    watched = invoke("watch", "--once")
+    assert watched.exit_code == 0, watched.output
+    assert "Valdena Courier: 2 entries, 2 new" in watched.output and "drop: 1 entries, 1 new" in watched.output
+    again = json.loads(invoke("watch", "--once", "--json").output)
+    assert {item["source"]: item["not_modified"] for item in again["sources"]} == {"Valdena Courier": 1, "drop": 0}
+    listed = json.loads(invoke("sources", "list", "--json").output)["sources"]
+    courier = next(item for item in listed if item["name"] == "Valdena Courier")
+    assert (courier["articles"], courier["every_seconds"], courier["not_modified"]) == (2, 900.0, 1)
+    assert courier["last_fetch"] and courier["next_fetch"] > courier["last_fetch"]
+    found = json.loads(invoke("search", "container terminal", "--json").output)["passages"][0]
+    assert found["url"] == server.url("/news/harbour.html") and found["date"] == "2026-11-30"
+    assert "no longer following" in invoke("sources", "remove", "Valdena Courier").output
+    assert "Valdena Courier" not in invoke("sources", "list").output
+
+
+def test_watch_once_reports_a_bad_feed_and_exits_nonzero(invoke: Callable[..., Result], server: FeedServer) -> None:
+    invoke("sources", "add", server.url("/missing.xml"), "--name", "gone")
+    invoke("sources", "add", server.url("/rss.xml"), "--name", "courier")
+    result = invoke("watch", "--once")
+    assert result.exit_code == 1 and "HTTP 404" in result.output and "courier: 2 entries, 2 new" in result.output
+
+
+def test_adding_is_refused_for_private_addresses_bad_intervals_and_unknown_things(
+    invoke: Callable[..., Result], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    refused = invoke("sources", "add", "http://10.0.0.1/feed.xml")
+    assert refused.exit_code == 1 and "QA_FETCH_ALLOW_HOSTS" in refused.output
+    assert "at most once a minute" in invoke("sources", "add", "http://127.0.0.1:9/f.xml", "--every", "5s").output
+    assert "not an interval" in invoke("sources", "add", "http://127.0.0.1:9/f.xml", "--every", "soon").output
+    assert "neither a folder nor" in invoke("sources", "add", "no-such-folder").output
+    assert "no source named" in invoke("sources", "remove", "nothing").output
+    assert "no sources yet" in invoke("sources", "list").output
