@@ -258,12 +258,15 @@ def sources_add(location: str, name: str | None, every: str, index_dir: Path | N
 @_user_errors
 def sources_list(index_dir: Path | None, as_json: bool) -> None:
     """The followed sources: last and next fetch, articles, last error."""
-    from qa.sources.registry import SourceRegistry
+    from qa.sources.registry import FILE_NAME, SourceRegistry
     from qa.sources.status import source_status
 
-    registry = SourceRegistry(_settings(index_dir).index_dir)
-    shown = [source_status(source) for source in registry.list()]
-    registry.close()
+    folder = _settings(index_dir).index_dir
+    shown = []
+    if (folder / FILE_NAME).exists():
+        registry = SourceRegistry(folder)
+        shown = [source_status(source) for source in registry.list()]
+        registry.close()
     if as_json:
         click.echo(json.dumps({"sources": shown}))
         return
@@ -271,8 +274,10 @@ def sources_list(index_dir: Path | None, as_json: bool) -> None:
         click.echo("no sources yet; add one with `qa sources add URL|FOLDER`")
     for item in shown:
         click.echo(f"{item['name']}  {item['kind']}  {item['location']}")
-        click.echo(f"    every {item['every_seconds']:.0f} s; last fetch {item['last_fetch'] or 'never'}; next {item['next_fetch'] or 'now'}; "
-                   f"{item['articles']} articles; {item['fetches']} passes, {item['not_modified']} unchanged, {item['errors']} errors")
+        when = (f"every {item['every_seconds']:.0f} s; next {item['next_fetch'] or 'now'}" if item["kind"] == "feed"
+                else "synced as its files change")
+        click.echo(f"    {when}; last pass {item['last_fetch'] or 'never'}; {item['articles']} articles; "
+                   f"{item['fetches']} passes, {item['not_modified']} answered 304, {item['errors']} failed")
         if item["last_error"]:
             click.secho(f"    last error: {item['last_error']}", fg="red")
 
@@ -283,9 +288,13 @@ def sources_list(index_dir: Path | None, as_json: bool) -> None:
 @_user_errors
 def sources_remove(name: str, index_dir: Path | None) -> None:
     """Stop following a source (its articles stay indexed; delete them with DELETE /v1/articles/{id})."""
-    from qa.sources.registry import SourceRegistry
+    from qa.errors import SourceError
+    from qa.sources.registry import FILE_NAME, SourceRegistry
 
-    registry = SourceRegistry(_settings(index_dir).index_dir)
+    folder = _settings(index_dir).index_dir
+    if not (folder / FILE_NAME).exists():
+        raise SourceError(f"no source named {name!r}: {folder} follows no sources")
+    registry = SourceRegistry(folder)
     try:
         removed = registry.remove(name)
     finally:
@@ -318,6 +327,10 @@ def watch(once: bool, names: tuple[str, ...], index_dir: Path | None, as_json: b
             for error in report.errors:
                 tqdm.write(click.style(f"    {error}", fg="red"), file=sys.stderr)
 
+    if once and total == 0 and not names:
+        bar.close()
+        click.echo("no sources yet; add one with `qa sources add URL|FOLDER`")
+        return
     if once:
         reports = watcher.run_once(names, on_done=show)
         bar.close()

@@ -51,3 +51,7 @@ class SourceError(QAError):
 
 class HostNotFoundError(FetchRefusedError):
     """A link's host name does not resolve."""
+
+
+class RobotsDisallowedError(FetchRefusedError):
+    """robots.txt does not let us fetch a link."""

@@ -80,3 +80,32 @@ def test_adding_is_refused_for_private_addresses_bad_intervals_and_unknown_thing
     assert "neither a folder nor" in invoke("sources", "add", "no-such-folder").output
     assert "no source named" in invoke("sources", "remove", "nothing").output
     assert "no sources yet" in invoke("sources", "list").output
+
+
+def test_watch_once_without_sources_and_with_an_unknown_one(invoke: Callable[..., Result], tmp_path: Path) -> None:
+    nothing = invoke("watch", "--once")
+    assert nothing.exit_code == 0 and "no sources yet" in nothing.output
+    unknown = invoke("watch", "--once", "--source", "nosuch")
+    assert unknown.exit_code == 1 and "no source named 'nosuch'" in unknown.output
+    assert "no sources yet" in invoke("sources", "list", "--index-dir", str(tmp_path / "typo")).output
+    assert not (tmp_path / "typo").exists()  # listing never creates an index folder
+
+
+def test_a_second_feed_on_the_same_host_needs_its_own_name(invoke: Callable[..., Result], server: FeedServer) -> None:
+    assert invoke("sources", "add", server.url("/rss.xml")).exit_code == 0
+    clash = invoke("sources", "add", server.url("/atom.xml"))
+    assert clash.exit_code == 1 and "--name" in clash.output
+    assert invoke("sources", "add", server.url("/atom.xml"), "--name", "arts").exit_code == 0
+
+
+def test_two_watchers_on_one_index_are_refused(invoke: Callable[..., Result], server: FeedServer, tmp_path: Path) -> None:
+    from qa.sources.registry import SourceRegistry
+    from qa.sources.watcher import LOCK_NAME
+    import fcntl
+
+    invoke("sources", "add", server.url("/rss.xml"))
+    SourceRegistry(tmp_path / "index").close()
+    with (tmp_path / "index" / LOCK_NAME).open("a") as held:
+        fcntl.flock(held, fcntl.LOCK_EX)
+        refused = invoke("watch", "--once")
+    assert refused.exit_code == 1 and "another `qa watch`" in refused.output

@@ -208,14 +208,16 @@ def test_the_guard_refuses_private_hosts_and_names_that_resolve_to_them() -> Non
     AddressGuard(["127.0.0.1"]).check(httpx.URL("http://127.0.0.1:9/"))
 
 
-def test_robots_txt_is_obeyed(fake_service: QAService, server: FeedServer, transport: RecordingTransport) -> None:
-    serve_good_feeds(server)
-    server.routes["/robots.txt"] = Route(b"User-agent: *\nDisallow: /news/vaccine\n", content_type="text/plain")
-    watcher = make_watcher(fake_service, transport)
-    watcher.registry.add("courier", server.url("/rss.xml"), "feed", 600)
+def test_robots_txt_is_obeyed_even_behind_a_redirect(
+    fake_service: QAService, server: FeedServer, transport: RecordingTransport
+) -> None:
+    watcher = following_the_courier(fake_service, server, transport)
+    server.routes["/robots.txt"] = Route(status=301, headers={"Location": "/robots-real.txt"}, etag=False)
+    server.routes["/robots-real.txt"] = Route(b"User-agent: *\nDisallow: /news/vaccine\n", content_type="text/plain")
     report = watcher.run_once()[0]
-    assert len(report.added) == 1 and "robots.txt" in report.errors[0]
+    assert len(report.added) == 1 and report.errors == [] and "robots.txt" in report.skipped[0]
     assert server.requests["/news/vaccine.html"] == 0
+    assert watcher.run_once()[0].not_modified == 1  # the feed is remembered: a skipped page is not a failure
 
 
 def test_fetcher_limits_redirect_schemes_and_sizes(server: FeedServer, transport: RecordingTransport) -> None:
@@ -273,3 +275,30 @@ def test_sources_status_and_removal(fake_service: QAService, server: FeedServer,
     assert watcher.run_due() == []  # not due again for ten minutes
     watcher.registry.remove("courier")
     assert watcher.registry.list() == [] and len(fake_service.articles()) == 2  # its articles stay
+
+
+def test_an_entry_that_failed_is_retried_on_the_next_pass(
+    fake_service: QAService, server: FeedServer, transport: RecordingTransport
+) -> None:
+    watcher = following_the_courier(fake_service, server, transport)
+    vaccine = server.routes["/news/vaccine.html"]
+    server.routes["/news/vaccine.html"] = Route(status=503, etag=False)
+    first = watcher.run_once()[0]
+    assert len(first.added) == 1 and "HTTP 503" in first.errors[0]
+    server.routes["/news/vaccine.html"] = vaccine
+    second = watcher.run_once()[0]
+    assert len(second.added) == 1 and second.errors == [] and second.not_modified == 1  # the harbour page: 304
+    assert len(fake_service.articles()) == 2
+
+
+def test_a_page_in_a_legacy_charset_named_only_in_its_meta_tag(
+    fake_service: QAService, server: FeedServer, transport: RecordingTransport
+) -> None:
+    text = "Le café de la gare rouvre après deux ans de travaux, a annoncé la mairie de Valdena ce lundi."
+    html = f'<html><head><meta charset="windows-1252"><title>Café</title></head><body><article><h1>Le café rouvre</h1><p>{text}</p><p>{text}</p></article></body></html>'
+    server.routes["/cafe.html"] = Route(html.encode("windows-1252"), content_type="text/html")
+    server.routes["/fr.xml"] = Route(rss("Journal", [("Le café rouvre", "/cafe.html", PUB_DATE)]))
+    watcher = make_watcher(fake_service, transport)
+    watcher.registry.add("journal", server.url("/fr.xml"), "feed", 600)
+    report = watcher.run_once()[0]
+    assert "Le café de la gare rouvre après" in fake_service.article(report.added[0]).text

@@ -28,7 +28,7 @@ class Extracted:
     canonical_url: str
 
 
-def extract_page(html: str, url: str) -> Extracted:
+def extract_page(html: str | bytes, url: str) -> Extracted:
     """The page's main text and metadata; ArticleError when it has no main text."""
     document = trafilatura.bare_extraction(html, url=url, with_metadata=True, include_comments=False, include_tables=False)
     text = str(getattr(document, "text", "") or "").strip() if document is not None else ""

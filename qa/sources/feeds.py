@@ -40,8 +40,11 @@ class Feed:
 
 def parse_feed(body: bytes, url: str) -> Feed:
     """A feed's title and entries with links (relative links resolved against the feed's URL)."""
-    if _ENTITY_DECLARATION.search(body):
-        raise FeedError(f"{url}: the feed declares XML entities (a possible entity-expansion bomb); refused")
+    if _declares_entities(body):
+        raise FeedError(
+            f"{url}: the feed declares XML entities (a possible entity-expansion bomb) or is in an encoding that could "
+            "hide them; refused"
+        )
     parsed = feedparser.parse(body, response_headers={"content-location": url})
     problem = parsed.get("bozo_exception")
     if isinstance(problem, SAXParseException):
@@ -51,6 +54,27 @@ def parse_feed(body: bytes, url: str) -> Feed:
     base = httpx.URL(url)
     entries = tuple(entry for entry in (_entry(item, base) for item in parsed.entries) if entry is not None)
     return Feed(str(parsed.feed.get("title", "")).strip(), entries)
+
+
+def _declares_entities(body: bytes) -> bool:
+    """Whether the document declares an XML entity. UTF-16 and UTF-32 are decoded first; any other encoding must be
+    ASCII-compatible, so the declaration's bytes are plain ASCII; a document that opens with neither `<` nor ASCII
+    (EBCDIC, say, where they are not) is refused as if it declared one."""
+    if body.startswith((b"\xff\xfe", b"\xfe\xff")) or b"\x00" in body[:4]:
+        decoded = [_decode_or_none(body, encoding) for encoding in ("utf-32", "utf-16", "utf-32-be", "utf-16-be")]
+        readable = [text for text in decoded if text is not None]
+        return not readable or any("<!ENTITY" in text.upper() for text in readable)
+    start = body.removeprefix(b"\xef\xbb\xbf").lstrip()
+    hidden = bool(start) and not start.startswith(b"<") and not start[:64].isascii()
+    return hidden or bool(_ENTITY_DECLARATION.search(body))
+
+
+def _decode_or_none(body: bytes, encoding: str) -> str | None:
+    """The body decoded, or None when it is not in that encoding."""
+    try:
+        return body.decode(encoding)
+    except UnicodeDecodeError:
+        return None
 
 
 def _entry(item: Any, base: httpx.URL) -> FeedEntry | None:

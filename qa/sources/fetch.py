@@ -8,21 +8,24 @@ from dataclasses import dataclass
 
 import httpx
 
-from qa.errors import FetchError, FetchRefusedError
+from qa.errors import FetchError, FetchRefusedError, HostNotFoundError, RobotsDisallowedError
 from qa.sources.guard import AddressGuard, GuardedTransport
 from qa.sources.pacing import HostPacer
+from qa.sources.pinned import PinnedBackend, pinned_transport
 from qa.sources.robots import USER_AGENT_TOKEN, RobotsRules
 
 _REDIRECTS = frozenset({301, 302, 303, 307, 308})
 _RETRIED = frozenset({429, 500, 502, 503, 504})
 _MAX_RETRY_AFTER_SECONDS = 30.0
+ROBOTS_REDIRECTS = 5
 
 
 @dataclass(frozen=True)
 class FetchPolicy:
     """Limits and manners of every fetch."""
 
-    timeout_seconds: float = 15.0
+    timeout_seconds: float = 15.0  # connect, and each read (httpx's timeouts)
+    deadline_seconds: float = 60.0  # one fetch, redirects and retries included (a server trickling bytes stops here)
     max_bytes: int = 5 * 1024 * 1024
     max_redirects: int = 5
     retries: int = 2
@@ -62,8 +65,9 @@ class Fetcher:
     ) -> None:
         self.policy = policy
         self._sleep = sleep
+        self._backend = PinnedBackend(guard)
         self._client = httpx.Client(
-            transport=GuardedTransport(guard, transport or httpx.HTTPTransport()),
+            transport=GuardedTransport(guard, transport or pinned_transport(self._backend)),
             follow_redirects=False,
             timeout=policy.timeout_seconds,
             headers={"User-Agent": policy.user_agent},
@@ -76,7 +80,18 @@ class Fetcher:
         self._client.close()
 
     def fetch(self, url: str, etag: str | None = None, last_modified: str | None = None) -> Fetched:
-        """GET a URL, following at most max_redirects http(s) redirects; a 304 when the validators still hold."""
+        """GET a URL, following at most max_redirects http(s) redirects, all within the deadline; a 304 when the
+        validators still hold."""
+        with self._backend.deadline(self.policy.deadline_seconds):
+            try:
+                return self._fetch(url, etag, last_modified)
+            except FetchError as error:
+                if self._backend.expired():
+                    raise FetchError(f"{url}: not done after {self.policy.deadline_seconds:g} s; gave up") from error
+                raise
+
+    def _fetch(self, url: str, etag: str | None, last_modified: str | None) -> Fetched:
+        """fetch, inside its deadline."""
         headers = {}
         if etag:
             headers["If-None-Match"] = etag
@@ -85,7 +100,7 @@ class Fetcher:
         current = _parse_url(url)
         for _ in range(self.policy.max_redirects + 1):
             if self.policy.obey_robots and not self._robots.allowed(current):
-                raise FetchRefusedError(f"{current}: robots.txt does not let {USER_AGENT_TOKEN} fetch it")
+                raise RobotsDisallowedError(f"{current}: robots.txt does not let {USER_AGENT_TOKEN} fetch it; skipped")
             response, body = self._get(current, headers, self._robots.crawl_delay(current) if self.policy.obey_robots else None)
             if response.status_code in _REDIRECTS and "location" in response.headers:
                 current = _parse_url(str(current.join(response.headers["location"])))
@@ -107,10 +122,15 @@ class Fetcher:
             try:
                 with self._pacer.slot(url.host, crawl_delay):
                     response, body = self._read(url, headers)
+            except HostNotFoundError as error:  # perhaps a passing DNS failure: retried like a connection error
+                if last:
+                    raise
+                self._sleep(self.policy.backoff_seconds * 2**attempt)
+                continue
             except FetchRefusedError:
                 raise
             except httpx.TransportError as error:
-                if last:
+                if last or self._backend.expired():
                     raise FetchError(f"{url}: {type(error).__name__}: {error or 'no answer'}") from error
                 self._sleep(self.policy.backoff_seconds * 2**attempt)
                 continue
@@ -122,6 +142,7 @@ class Fetcher:
     def _read(self, url: httpx.URL, headers: dict[str, str]) -> tuple[httpx.Response, bytes]:
         """Send a GET and read at most max_bytes of its (decoded) body."""
         limit = self.policy.max_bytes
+        deadline = time.monotonic() + self.policy.deadline_seconds
         with self._client.stream("GET", url, headers=headers) as response:
             declared = response.headers.get("content-length", "")
             if declared.isdigit() and int(declared) > limit:
@@ -132,18 +153,26 @@ class Fetcher:
                 size += len(chunk)
                 if size > limit:
                     raise FetchError(f"{url}: more than the {limit:,}-byte limit")
+                if time.monotonic() > deadline:
+                    raise FetchError(f"{url}: still sending after {self.policy.deadline_seconds:g} s; gave up")
                 chunks.append(chunk)
         return response, b"".join(chunks)
 
     def _fetch_robots(self, url: str) -> tuple[int, bytes]:
-        """A site's robots.txt: its status and body (status 0 when it could not be fetched)."""
+        """A site's robots.txt, following up to five redirects as RFC 9309 asks: its status and body (status 0 when
+        it could not be fetched)."""
+        current = _parse_url(url)
         try:
-            response, body = self._get(_parse_url(url), {}, None)
+            for _ in range(ROBOTS_REDIRECTS + 1):
+                response, body = self._get(current, {}, None)
+                if response.status_code not in _REDIRECTS or "location" not in response.headers:
+                    return response.status_code, body
+                current = _parse_url(str(current.join(response.headers["location"])))
         except FetchRefusedError:
             raise
         except FetchError:
             return 0, b""
-        return response.status_code, body
+        return 404, b""  # a redirect loop: as if there were no robots.txt
 
 
 def _parse_url(url: str) -> httpx.URL:

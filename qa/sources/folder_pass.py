@@ -1,9 +1,11 @@
-"""One pass over a watched folder: files added or changed since the last pass loaded, files gone deleted."""
+"""One pass over a watched folder: files added or changed since the last pass loaded, files gone noted."""
 
 from __future__ import annotations
 
 import hashlib
 import time
+from collections.abc import Callable, Collection
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from index.articles import display_source, files_with_ids, load_file
@@ -14,22 +16,33 @@ from qa.sources.report import PassReport
 from qa.types import Article
 
 
-def read_folder(source: Source, registry: SourceRegistry, report: PassReport) -> tuple[list[Pending], list[str], list[str]]:
-    """The articles of new and changed files, the ids of articles whose files are gone (or no longer hold them), and
-    the locations of files that are gone."""
+@dataclass
+class FolderChanges:
+    """What a folder pass found: articles of new and changed files, documents of files gone, and files that loaded
+    only in part (their other articles are kept)."""
+
+    pending: list[Pending] = field(default_factory=list)
+    gone: list[Document] = field(default_factory=list)
+    incomplete: set[str] = field(default_factory=set)
+
+
+def read_folder(
+    source: Source, registry: SourceRegistry, report: PassReport, indexed: Callable[[Collection[str]], bool]
+) -> FolderChanges:
+    """The folder's changes since the last pass; a file whose articles are no longer indexed (`qa index` pruned
+    them) counts as changed."""
+    changes = FolderChanges()
     root = Path(source.location)
     if not root.is_dir():
         report.errors.append(f"{root}: the watched folder is missing; create it or `qa sources remove {source.name}`")
-        return [], [], []
+        return changes
     known = {document.location: document for document in registry.documents(source.name)}
     inside = root.resolve()
-    pending: list[Pending] = []
-    deletes: list[str] = []
     present: set[str] = set()
     for path, article_id in files_with_ids(root):
-        location = str(path.resolve())
         if not path.resolve().is_relative_to(inside):
             continue
+        location = str(path.resolve())
         present.add(location)
         report.entries += 1
         try:
@@ -39,28 +52,29 @@ def read_folder(source: Source, registry: SourceRegistry, report: PassReport) ->
             continue
         digest = hashlib.sha256(body).hexdigest()
         before = known.get(location)
-        if before is not None and before.body_hash == digest:
+        if before is not None and before.body_hash == digest and indexed(before.article_ids):
             continue
         report.fetched += 1
-        loaded = _load(path, article_id, display_source(root, path), report)
-        if loaded is None:  # unreadable now: what it held stays indexed until it is fixed or removed
+        loaded, complete = _load(path, article_id, display_source(root, path), report)
+        if not loaded and not complete:  # unreadable now: what it gave stays indexed until it is fixed or removed
             continue
-        document = Document(location, source.name, None, None, digest, (), time.time())
-        pending += [Pending(article, document) for article in loaded]
-        if before is not None:
-            deletes += [old for old in before.article_ids if old not in {article.id for article in loaded}]
-    gone = [location for location in known if location not in present]
-    for location in gone:
-        deletes += list(known[location].article_ids)
-    return pending, deletes, gone
+        if not complete:
+            changes.incomplete.add(location)
+        document = Document(location, source.name, None, None, digest, time.time())
+        changes.pending += [Pending(article, document) for article in loaded]
+        if not loaded and before is not None:  # a file that now holds no article: what it gave goes
+            changes.gone.append(before)
+    changes.gone += [document for location, document in known.items() if location not in present]
+    return changes
 
 
-def _load(path: Path, article_id: str | None, shown: str, report: PassReport) -> list[Article] | None:
-    """A file's articles (None when the whole file failed); its errors reported."""
+def _load(path: Path, article_id: str | None, shown: str, report: PassReport) -> tuple[list[Article], bool]:
+    """A file's articles, and whether all of it loaded; its errors reported."""
     try:
         items = list(load_file(path, article_id, shown))
     except ArticleError as error:
         report.errors.append(str(error))
-        return None
-    report.errors += [item for item in items if isinstance(item, str)]
-    return [item for item in items if not isinstance(item, str)]
+        return [], False
+    errors = [item for item in items if isinstance(item, str)]
+    report.errors += errors
+    return [item for item in items if not isinstance(item, str)], not errors

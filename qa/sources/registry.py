@@ -24,10 +24,10 @@ CREATE TABLE IF NOT EXISTS sources (
 CREATE TABLE IF NOT EXISTS documents (
     location TEXT PRIMARY KEY, source TEXT NOT NULL REFERENCES sources(name) ON DELETE CASCADE,
     etag TEXT, last_modified TEXT, body_hash TEXT NOT NULL DEFAULT '', article_ids TEXT NOT NULL DEFAULT '[]',
-    fetched REAL NOT NULL
+    fetched REAL NOT NULL, placements TEXT NOT NULL DEFAULT '[]'
 );
 CREATE INDEX IF NOT EXISTS documents_by_source ON documents(source);
-CREATE TABLE IF NOT EXISTS wire (article_id TEXT PRIMARY KEY, signature BLOB NOT NULL);
+CREATE TABLE IF NOT EXISTS wire (article_id TEXT PRIMARY KEY, signature BLOB NOT NULL, policy TEXT NOT NULL);
 """
 
 
@@ -50,16 +50,37 @@ class Source:
 
 
 @dataclass(frozen=True)
+class Placement:
+    """Where an article a document gave went: indexed as itself (holder == own_id) or, a wire copy, listed as another
+    outlet (source, url) of the holder."""
+
+    own_id: str
+    holder: str
+    source: str
+    url: str | None
+
+    @property
+    def merged(self) -> bool:
+        """Whether it was merged into another article as one more outlet."""
+        return self.own_id != self.holder
+
+
+@dataclass(frozen=True)
 class Document:
-    """A fetched feed, page or file: its validators, a hash of what it held, and the articles it gave."""
+    """A fetched feed, page or file: its validators, a hash of what it held, and where its articles went."""
 
     location: str
     source: str
     etag: str | None
     last_modified: str | None
     body_hash: str
-    article_ids: tuple[str, ...]
     fetched: float
+    placements: tuple[Placement, ...] = ()
+
+    @property
+    def article_ids(self) -> tuple[str, ...]:
+        """The indexed articles that hold what it gave."""
+        return tuple(dict.fromkeys(placement.holder for placement in self.placements))
 
 
 class SourceRegistry:
@@ -128,19 +149,15 @@ class SourceRegistry:
             ).fetchall()
         return [Source(*row) for row in rows]
 
-    def record_fetch(self, name: str, error: str, not_modified: bool, next_fetch: float) -> None:
-        """Count a pass over a source: its error ('' when it went well), whether it was unchanged, when it is next due."""
+    def record_fetch(self, name: str, error: str, not_modified: int, next_fetch: float) -> None:
+        """Count a pass over a source: its error ('' when it went well), its requests answered 304, when it is next
+        due."""
         with self._transaction() as connection:
             connection.execute(
                 "UPDATE sources SET last_fetch = ?, next_fetch = ?, last_error = ?, fetches = fetches + 1, "
                 "not_modified = not_modified + ?, errors = errors + ? WHERE name = ?",
-                (time.time(), next_fetch, error, int(not_modified), int(bool(error)), name),
+                (time.time(), next_fetch, error, not_modified, int(bool(error)), name),
             )
-
-    def count_not_modified(self, name: str, count: int) -> None:
-        """Count pages of a source that answered 304."""
-        with self._transaction() as connection:
-            connection.execute("UPDATE sources SET not_modified = not_modified + ? WHERE name = ?", (count, name))
 
     def document(self, location: str) -> Document | None:
         """What was last fetched from a location."""
@@ -158,9 +175,10 @@ class SourceRegistry:
         """Remember what a location held."""
         with self._transaction() as connection:
             connection.execute(
-                "INSERT OR REPLACE INTO documents VALUES (?, ?, ?, ?, ?, ?, ?)",
+                "INSERT OR REPLACE INTO documents VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                 (document.location, document.source, document.etag, document.last_modified, document.body_hash,
-                 json.dumps(list(document.article_ids)), document.fetched),
+                 json.dumps(list(document.article_ids)), document.fetched,
+                 json.dumps([list(vars(placement).values()) for placement in document.placements])),
             )
 
     def forget_document(self, location: str) -> None:
@@ -176,15 +194,19 @@ class SourceRegistry:
             ).fetchall()
         return {str(value) for location, value in rows if location not in leaving} & set(article_ids)
 
-    def signatures(self) -> list[tuple[str, bytes]]:
-        """Every stored wire-story signature."""
+    def signatures(self, policy: str, after: int = 0) -> list[tuple[int, str, bytes]]:
+        """Wire-story signatures made under this policy and stored after row `after` (all by default; another
+        process may add some), with their row numbers."""
         with self._lock:
-            return [(str(row[0]), bytes(row[1])) for row in self._connection.execute("SELECT * FROM wire")]
+            rows = self._connection.execute(
+                "SELECT rowid, article_id, signature FROM wire WHERE rowid > ? AND policy = ?", (after, policy)
+            )
+            return [(int(row[0]), str(row[1]), bytes(row[2])) for row in rows]
 
-    def save_signature(self, article_id: str, signature: bytes) -> None:
-        """Remember an indexed article's signature."""
+    def save_signature(self, article_id: str, signature: bytes, policy: str) -> None:
+        """Remember an indexed article's signature, and the policy it was made under."""
         with self._transaction() as connection:
-            connection.execute("INSERT OR REPLACE INTO wire VALUES (?, ?)", (article_id, signature))
+            connection.execute("INSERT OR REPLACE INTO wire VALUES (?, ?, ?)", (article_id, signature, policy))
 
     def forget_signature(self, article_id: str) -> None:
         """Forget a deleted article's signature."""
@@ -194,8 +216,9 @@ class SourceRegistry:
 
 def _document(row: tuple[object, ...]) -> Document:
     """A documents row."""
-    location, source, etag, last_modified, body_hash, article_ids, fetched = row
+    location, source, etag, last_modified, body_hash, _, fetched, placements = row
     return Document(
-        str(location), str(source), etag and str(etag), last_modified and str(last_modified), str(body_hash),
-        tuple(json.loads(str(article_ids))), float(fetched),  # type: ignore[arg-type]
+        str(location), str(source), etag and str(etag), last_modified and str(last_modified),  # type: ignore[arg-type]
+        str(body_hash), float(fetched),  # type: ignore[arg-type]
+        tuple(Placement(*item) for item in json.loads(str(placements))),
     )

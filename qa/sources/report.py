@@ -19,6 +19,7 @@ class PassReport:
     not_modified: int = 0
     fetched: int = 0
     errors: list[str] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)
     seconds: float = 0.0
 
     def summary(self) -> str:
@@ -27,7 +28,7 @@ class PassReport:
             f"{self.entries} entries", f"{len(self.added)} new", f"{len(self.updated)} updated",
             f"{len(self.merged)} wire copies merged", f"{len(self.deleted)} deleted",
             f"{self.fetched} fetched", f"{self.not_modified} unchanged (304)", f"{len(self.errors)} errors",
-        ]
+        ] + ([f"{len(self.skipped)} skipped (robots.txt)"] if self.skipped else [])
         return f"{self.source}: {', '.join(parts)} in {self.seconds:.1f} s"
 
 

@@ -11,7 +11,8 @@ from protego import Protego
 
 USER_AGENT_TOKEN = "grounded-qa"
 ROBOTS_TTL_SECONDS = 3600.0
-UNREACHABLE_TTL_SECONDS = 60.0  # a site whose robots.txt failed is asked again after a minute
+UNREACHABLE_TTL_SECONDS = 60.0
+MAX_CRAWL_DELAY_SECONDS = 60.0  # a site asking for more is still fetched once a minute at most  # a site whose robots.txt failed is asked again after a minute
 RobotsFetcher = Callable[[str], tuple[int, bytes]]
 
 
@@ -35,7 +36,7 @@ class RobotsRules:
         """The delay in seconds the site asks for between requests, if any."""
         rules, _ = self._rules(url)
         delay = rules.crawl_delay(USER_AGENT_TOKEN) if rules else None
-        return float(delay) if delay is not None else None
+        return min(float(delay), MAX_CRAWL_DELAY_SECONDS) if delay is not None else None
 
     def _rules(self, url: httpx.URL) -> tuple[Protego | None, bool]:
         """The site's parsed rules (None: no robots.txt, everything allowed) and whether everything is disallowed

@@ -66,6 +66,8 @@ def add_source(settings: Settings, location: str, name: str | None, every: str) 
         raise SourceError(f"{location!r} is neither a folder nor an http(s) feed URL")
     registry = SourceRegistry(settings.index_dir)
     try:
+        if name is None and any(source.name == default_name for source in registry.list()):
+            raise SourceError(f"a source is already called {default_name!r}; give this one its own name with --name")
         return registry.add(name or default_name, location, kind, seconds), warning
     finally:
         registry.close()

@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
+import fcntl
 import logging
 import threading
 import time
-from collections.abc import Callable, Iterable
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import contextmanager
 from pathlib import Path
 
 import watchfiles
 
-from qa.errors import FeedError, FetchError, QAError
+from qa.errors import FeedError, FetchError, QAError, SourceError
 from qa.service import QAService
 from qa.sources.feed_pass import read_feed
 from qa.sources.fetch import Fetcher
@@ -25,11 +27,13 @@ FEED_WORKERS = 4  # feeds polled at once (each host still gets one request at a 
 DEBOUNCE_MS = 200  # a folder's changes are gathered this long before they are synced
 WATCH_TIMEOUT_MS = 500  # a folder's watch wakes this often without changes (to notice it was removed)
 IDLE_CHECK_SECONDS = 5.0  # how often the loop looks for sources added or removed by another process
+LOCK_NAME = "sources.lock"
+Reporter = Callable[[PassReport], None]
 
 
 class Watcher:
-    """Runs passes over an index's sources and counts what they did; one per index and process (its one writer of
-    sources)."""
+    """Runs passes over an index's sources and counts what they did; one per index at a time (a lock in the index
+    folder), the only writer of what sources give."""
 
     def __init__(
         self,
@@ -54,32 +58,39 @@ class Watcher:
         with self._tally_lock:
             return dict(vars(self.tally))
 
-    def run_once(self, names: Iterable[str] = (), on_done: Callable[[PassReport], None] | None = None) -> list[PassReport]:
+    def run_once(self, names: Iterable[str] = (), on_done: Reporter | None = None) -> list[PassReport]:
         """One pass over every source (or the named ones), feeds in parallel; each report as it finishes."""
         wanted = set(names)
-        sources = [source for source in self.registry.list() if not wanted or source.name in wanted]
-        return self._run(sources, on_done)
+        sources = self.registry.list()
+        unknown = wanted - {source.name for source in sources}
+        if unknown:
+            raise SourceError(f"no source named {', '.join(map(repr, sorted(unknown)))}; list them with `qa sources list`")
+        with self._exclusive():
+            return self._run([source for source in sources if not wanted or source.name in wanted], on_done)
 
-    def run_due(self, on_done: Callable[[PassReport], None] | None = None) -> list[PassReport]:
+    def run_due(self, on_done: Reporter | None = None) -> list[PassReport]:
         """One pass over the feeds that are due."""
         now = self._clock()
-        due = [source for source in self.registry.list() if source.kind == "feed" and source.next_fetch <= now]
-        return self._run(due, on_done)
+        with self._exclusive():
+            return self._run([source for source in self.registry.list() if source.kind == "feed" and source.next_fetch <= now], on_done)
 
-    def run(self, stop: threading.Event, on_done: Callable[[PassReport], None] | None = None) -> None:
-        """Until stop is set: poll feeds when due, sync folders as their files change (and once at start)."""
+    def run(self, stop: threading.Event, on_done: Reporter | None = None) -> None:
+        """Until stop is set: each feed polled when it is due (a slow one never holds up the others), each folder
+        synced as its files change (and once its watch is set up; a missing folder is looked for again)."""
         folders: dict[str, threading.Thread] = {}
-        while not stop.is_set():
-            sources = self.registry.list()
-            for source in sources:
-                if source.kind == "folder" and source.name not in folders:
-                    folders[source.name] = threading.Thread(
-                        target=self._follow_folder, args=(source, stop, on_done), name=f"watch-{source.name}", daemon=True
-                    )
-                    folders[source.name].start()
-            self.run_due(on_done)
-            upcoming = [source.next_fetch for source in self.registry.list() if source.kind == "feed"]
-            stop.wait(max(0.05, min([IDLE_CHECK_SECONDS, *(when - self._clock() for when in upcoming)])))
+        polling: dict[str, Future[PassReport]] = {}
+        with self._exclusive(), ThreadPoolExecutor(max_workers=FEED_WORKERS, thread_name_prefix="feed") as pool:
+            while not stop.is_set():
+                sources = self.registry.list()
+                self._follow_folders(sources, folders, stop, on_done)
+                polling = {name: future for name, future in polling.items() if not future.done()}
+                now = self._clock()
+                for source in sources:
+                    if source.kind == "feed" and source.next_fetch <= now and source.name not in polling:
+                        polling[source.name] = pool.submit(self._reported, source, on_done)
+                upcoming = [source.next_fetch - now for source in sources if source.kind == "feed" and source.name not in polling]
+                stop.wait(max(0.05, min([IDLE_CHECK_SECONDS, *upcoming, *([1.0] if polling else [])])))
+            pool.shutdown(wait=True, cancel_futures=True)
         for thread in folders.values():
             thread.join(timeout=5)
 
@@ -90,11 +101,11 @@ class Watcher:
         with self._source_locks.setdefault(source.name, threading.Lock()):
             try:
                 if source.kind == "feed":
-                    pending, document = read_feed(source, self.registry, self.fetcher, report)
+                    pending, document = read_feed(source, self.registry, self.fetcher, report, self.ingester.indexed)
                     self.ingester.commit(pending, report, remember=[document] if document else [])
                 else:
-                    pending, deletes, gone = read_folder(source, self.registry, report)
-                    self.ingester.commit(pending, report, deletes, forget=gone)
+                    found = read_folder(source, self.registry, report, self.ingester.indexed)
+                    self.ingester.commit(found.pending, report, found.gone, incomplete=found.incomplete)
             except (FetchError, FeedError) as error:
                 report.errors.insert(0, str(error))
             except QAError as error:
@@ -104,35 +115,48 @@ class Watcher:
                 report.errors.insert(0, f"{source.location}: unexpected {type(error).__name__}: {error}")
         report.seconds = time.monotonic() - started
         self.registry.record_fetch(
-            source.name, report.errors[0] if report.errors else "", bool(report.not_modified and not report.fetched),
-            self._clock() + source.every_seconds,
+            source.name, report.errors[0] if report.errors else "", report.not_modified, self._clock() + source.every_seconds
         )
         with self._tally_lock:
             self.tally.count(report)
         return report
 
-    def _run(self, sources: list[Source], on_done: Callable[[PassReport], None] | None = None) -> list[PassReport]:
-        """Passes over these sources, feeds in parallel, folders after."""
-        reports: list[PassReport] = []
+    def _reported(self, source: Source, on_done: Reporter | None) -> PassReport:
+        """A pass, handed to the reporter."""
+        report = self.pass_over(source)
+        if on_done:
+            on_done(report)
+        return report
+
+    def _run(self, sources: list[Source], on_done: Reporter | None = None) -> list[PassReport]:
+        """Passes over these sources, feeds in parallel, folders after; reports in the order they finish."""
         feeds = [source for source in sources if source.kind == "feed"]
         with ThreadPoolExecutor(max_workers=FEED_WORKERS, thread_name_prefix="feed") as pool:
-            for report in pool.map(self.pass_over, feeds):
-                reports.append(report)
-                if on_done:
-                    on_done(report)
-        for source in sources:
-            if source.kind == "folder":
-                reports.append(self.pass_over(source))
-                if on_done:
-                    on_done(reports[-1])
-        return reports
+            reports = list(pool.map(lambda source: self._reported(source, on_done), feeds))
+        return reports + [self._reported(source, on_done) for source in sources if source.kind == "folder"]
 
-    def _follow_folder(
-        self, source: Source, stop: threading.Event, on_done: Callable[[PassReport], None] | None = None
+    def _follow_folders(
+        self, sources: list[Source], folders: dict[str, threading.Thread], stop: threading.Event, on_done: Reporter | None
     ) -> None:
+        """Start watching each folder source not watched yet (again after its watch ended); a folder that does not
+        exist is reported once and looked for again on the next round."""
+        for source in sources:
+            running = folders.get(source.name)
+            if source.kind != "folder" or (running is not None and running.is_alive()):
+                continue
+            if not Path(source.location).is_dir():
+                if running is None:
+                    folders[source.name] = threading.Thread(target=lambda: None)  # reported once, not watched
+                    self._reported(source, on_done)
+                continue
+            folders[source.name] = threading.Thread(
+                target=self._follow_folder, args=(source, stop, on_done), name=f"watch-{source.name}", daemon=True
+            )
+            folders[source.name].start()
+
+    def _follow_folder(self, source: Source, stop: threading.Event, on_done: Reporter | None = None) -> None:
         """Sync a folder once its watch is set up (so no change falls between the two) and after every batch of
-        changes to its files, until stop is set or the source is removed."""
-        done = on_done or (lambda report: None)
+        changes to its files, until stop is set, the source is removed or the folder goes."""
         synced = False
         try:
             for changes in watchfiles.watch(
@@ -142,8 +166,24 @@ class Watcher:
                 if not any(known.name == source.name for known in self.registry.list()):
                     return
                 if changes or not synced:
-                    done(self.pass_over(source))
+                    self._reported(source, on_done)
                     synced = True
         except (FileNotFoundError, RuntimeError) as error:
-            logger.warning("cannot watch %s: %s", source.location, error)
-            done(self.pass_over(source))
+            logger.warning("stopped watching %s: %s", source.location, error)
+
+    @contextmanager
+    def _exclusive(self) -> Iterator[None]:
+        """Hold the index's sources lock: two watchers on one index would fetch everything twice and race."""
+        self.registry.path.parent.mkdir(parents=True, exist_ok=True)
+        with (self.registry.path.parent / LOCK_NAME).open("a") as handle:
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                raise SourceError(
+                    f"another `qa watch` or `qa serve --watch` is keeping the sources of {self.registry.path.parent} "
+                    "indexed; stop it, or let it do the work"
+                ) from None
+            try:
+                yield
+            finally:
+                fcntl.flock(handle, fcntl.LOCK_UN)

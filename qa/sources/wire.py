@@ -8,13 +8,14 @@ from dataclasses import dataclass
 import numpy as np
 from datasketch import MinHash, MinHashLSH
 
-# Measured on Reuters-21578 (bench/wire_dupes.py, docs/benchmarks.md "Wire-story duplicates"): 5-word shingles find more
-# republications than 3 or 4 at the same false-merge rate; at 0.6, 0.56 % of the 19,779 articles are merged into a
-# different story (1.00 % at 0.5, mostly templated dividends, Fed operations and market reports) and 78 % of lightly
-# edited republications (100 % of those of 150 words or more) are found; 256 permutations were no better than 128.
+# Measured on Reuters-21578 (bench/wire_dupes.py, docs/benchmarks.md "Wire-story duplicates"): longer shingles share
+# less of the templates of look-alike items (dividends, Fed operations, market reports), so 6 words find more
+# republications than 3-5 at the same false-merge rate. At 0.55, 0.57 % of the 19,779 articles are merged into a
+# different story (5 words at 0.5: 1.00 %) and 82 % of lightly edited republications are found (all of those of 150
+# words or more). 256 permutations were no better than 128. Signatures stored under other settings must be recomputed.
 PERMUTATIONS = 128
-SHINGLE_WORDS = 5
-THRESHOLD = 0.6  # estimated Jaccard similarity of word shingles at or above which two texts are one story
+SHINGLE_WORDS = 6
+THRESHOLD = 0.55  # estimated Jaccard similarity of word shingles at or above which two texts are one story
 SCHEME = "affine32"  # datasketch 2's default hashing scheme, named so stored signatures are read back the same way
 _WORD = re.compile(r"\w+")
 
@@ -26,6 +27,11 @@ class WirePolicy:
     shingle_words: int = SHINGLE_WORDS
     permutations: int = PERMUTATIONS
     threshold: float = THRESHOLD
+
+    @property
+    def key(self) -> str:
+        """What a stored signature depends on: signatures made under another key are not compared."""
+        return f"{self.shingle_words}w/{self.permutations}p/{SCHEME}"
 
 
 def shingles(text: str, size: int = SHINGLE_WORDS) -> set[bytes]:
@@ -63,6 +69,9 @@ class WireIndex:
 
     def __len__(self) -> int:
         return len(self._signatures)
+
+    def __contains__(self, article_id: object) -> bool:
+        return article_id in self._signatures
 
     def add(self, article_id: str, minhash: MinHash) -> None:
         """Remember an article's MinHash (replacing the one it had)."""
