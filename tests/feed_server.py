@@ -23,6 +23,7 @@ class Route:
     content_type: str = "text/html; charset=utf-8"
     headers: dict[str, str] = field(default_factory=dict)
     etag: bool = True
+    last_modified: str = ""  # served as Last-Modified (and If-Modified-Since honoured) when set
 
 
 class FeedServer:
@@ -68,6 +69,12 @@ class FeedServer:
                     self._send(404, {"Content-Type": "text/plain"}, b"not found")
                     return
                 headers = {"Content-Type": route.content_type, **route.headers}
+                if route.last_modified:
+                    headers["Last-Modified"] = route.last_modified
+                    if self.headers.get("If-Modified-Since") == route.last_modified:
+                        server.not_modified[path] += 1
+                        self._send(304, {"Last-Modified": route.last_modified}, b"")
+                        return
                 if route.etag and isinstance(route.body, bytes):
                     tag = '"' + hashlib.sha256(route.body).hexdigest()[:16] + '"'
                     headers["ETag"] = tag

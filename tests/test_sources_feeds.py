@@ -302,3 +302,18 @@ def test_a_page_in_a_legacy_charset_named_only_in_its_meta_tag(
     watcher.registry.add("journal", server.url("/fr.xml"), "feed", 600)
     report = watcher.run_once()[0]
     assert "Le café de la gare rouvre après" in fake_service.article(report.added[0]).text
+
+
+def test_a_server_with_only_last_modified_answers_304_too(
+    fake_service: QAService, server: FeedServer, transport: RecordingTransport
+) -> None:
+    serve_good_feeds(server)
+    stamp = "Mon, 30 Nov 2026 09:00:00 GMT"
+    for path in ("/rss.xml", "/news/harbour.html", "/news/vaccine.html"):
+        route = server.routes[path]
+        server.routes[path] = Route(route.body, content_type=route.content_type, etag=False, last_modified=stamp)
+    watcher = make_watcher(fake_service, transport)
+    watcher.registry.add("courier", server.url("/rss.xml"), "feed", 600)
+    watcher.run_once()
+    again = watcher.run_once()[0]
+    assert again.not_modified == 1 and server.not_modified["/rss.xml"] == 1 and again.fetched == 0
