@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -13,8 +14,8 @@ from index.embedder import HashingEmbedder
 from qa.cli import main
 from qa.config import Settings
 from qa.service import QAService
-from tests.feed_server import FeedServer
-from tests.test_sources_feeds import serve_good_feeds
+from tests.feed_server import FeedServer, Route, rss
+from tests.test_sources_feeds import BAD_FEEDS, PUB_DATE, WIRE_OUTLETS, serve_bad_feeds, serve_good_feeds, serve_wire_outlets
 
 
 @pytest.fixture
@@ -109,3 +110,56 @@ def test_two_watchers_on_one_index_are_refused(invoke: Callable[..., Result], se
         fcntl.flock(held, fcntl.LOCK_EX)
         refused = invoke("watch", "--once")
     assert refused.exit_code == 1 and "another `qa watch`" in refused.output
+
+
+CONNECTIONS: list[tuple[str, int]] = []  # every TCP connection this process attempts while RECORDING is on
+RECORDING: list[bool] = []
+
+
+def _record_connections(event: str, args: tuple[object, ...]) -> None:
+    """An audit hook: note socket connections (it only records; it never blocks one)."""
+    if RECORDING and event == "socket.connect" and isinstance(args[1], tuple):
+        CONNECTIONS.append((str(args[1][0]), int(args[1][1])))
+
+
+sys.addaudithook(_record_connections)
+
+
+def test_watch_once_over_every_fixture(invoke: Callable[..., Result], server: FeedServer) -> None:
+    """The issue's acceptance run: RSS 2.0, Atom, broken XML, a billion-laughs feed, a 50 MB page, a redirect loop, a
+    redirect to 10.0.0.1, a 304 on the second pass and three outlets of one wire story, through `qa watch --once`."""
+    serve_bad_feeds(server)
+    serve_wire_outlets(server)
+    server.routes["/sneaky.xml"] = Route(rss("Sneaky", [("Internal", "/to-internal", PUB_DATE)]))
+    server.routes["/to-internal"] = Route(status=302, headers={"Location": "http://10.0.0.1/admin"}, etag=False)
+    feeds = {"courier": "/rss.xml", "arts": "/atom.xml", "sneaky": "/sneaky.xml"}
+    feeds |= {name: f"/{name}.xml" for name in BAD_FEEDS} | {name: f"/{name}/feed.xml" for name in WIRE_OUTLETS}
+    for name, path in feeds.items():
+        assert invoke("sources", "add", server.url(path), "--name", name).exit_code == 0
+    RECORDING.append(True)
+    try:
+        first = invoke("watch", "--once", "--json")
+        second = invoke("watch", "--once", "--json")
+    finally:
+        RECORDING.clear()
+    assert first.exit_code == 1 and second.exit_code == 1  # the bad feeds fail on every pass, and say so
+    reports = {item["source"]: item for item in json.loads(first.output)["sources"]}
+    assert all(reports[name]["errors"] for name in (*BAD_FEEDS, "sneaky"))
+    assert "10.0.0.1" in reports["sneaky"]["errors"][0]
+    assert {address for address, _ in CONNECTIONS} == {"127.0.0.1"}  # no connection ever left loopback
+    assert sum(len(item["added"]) for item in reports.values()) == 4  # harbour, vaccine, conductor, the wire story
+    assert sum(len(item["merged"]) for item in reports.values()) == 2
+    for question, path, day in [
+        ("container terminal capacity", "/news/harbour.html", "2026-11-30"),
+        ("winter flu vaccination campaign", "/news/vaccine.html", "2026-11-29"),
+        ("conductor Mara Vitale steps down", "/arts/conductor", "2026-11-28"),
+    ]:
+        found = json.loads(invoke("search", question, "--k", "1", "--json").output)["passages"][0]
+        assert (found["url"], found["date"]) == (server.url(path), day)
+    wire = json.loads(invoke("search", "farm machinery tariffs", "--k", "1", "--json").output)["passages"][0]
+    assert {wire["source"], *(outlet["source"] for outlet in wire["outlets"])} == set(WIRE_OUTLETS)
+    again = {item["source"]: item for item in json.loads(second.output)["sources"]}
+    good = ["courier", "arts", *WIRE_OUTLETS]
+    assert all(again[name]["not_modified"] == 1 and again[name]["fetched"] == 0 for name in good)
+    assert all(server.requests[f"/{name}/farm-tariffs.html"] == 1 for name in WIRE_OUTLETS)
+    assert server.requests["/news/harbour.html"] == 1 and server.requests["/news/vaccine.html"] == 1

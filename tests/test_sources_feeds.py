@@ -75,6 +75,33 @@ def make_watcher(service: QAService, transport: RecordingTransport, max_bytes: i
     return Watcher(service, SourceRegistry(service.index_dir), Fetcher(policy, AddressGuard(["127.0.0.1"]), transport))
 
 
+BAD_FEEDS = ("broken", "bomb", "not-a-feed", "huge", "loop")
+
+
+def serve_bad_feeds(server: FeedServer) -> None:
+    """Feeds at /NAME.xml for each of BAD_FEEDS: broken XML, a billion-laughs bomb, a page that is no feed, an entry
+    whose page is 50 MB (sent without a length), an entry that redirects in a loop."""
+    server.routes["/broken.xml"] = Route(b"<rss version='2.0'><channel><item><title>x</broken>", content_type="application/rss+xml")
+    server.routes["/bomb.xml"] = Route(BILLION_LAUGHS, content_type="application/rss+xml")
+    server.routes["/not-a-feed.xml"] = Route(b"<html><body>Sorry, moved.</body></html>")
+    server.routes["/huge.xml"] = Route(rss("Huge", [("Huge page", "/huge.html", PUB_DATE)]))
+    server.routes["/huge.html"] = Route(lambda: (b"<p>" + b"x" * (1 << 20) + b"</p>" for _ in range(50)))  # 50 MB, no length
+    server.routes["/loop.xml"] = Route(rss("Loop", [("Loop", "/loop-a", PUB_DATE)]))
+    server.routes["/loop-a"] = Route(status=302, headers={"Location": "/loop-b"}, etag=False)
+    server.routes["/loop-b"] = Route(status=302, headers={"Location": "/loop-a"}, etag=False)
+
+
+def serve_wire_outlets(server: FeedServer) -> None:
+    """A feed at /OUTLET/feed.xml for each of WIRE_OUTLETS, each linking its own page of the same wire story."""
+    for outlet, (credit, footer) in WIRE_OUTLETS.items():
+        server.routes[f"/{outlet}/farm-tariffs.html"] = Route(
+            page("Bloc halves farm machinery tariffs", [f"{credit} {WIRE[0]}", *WIRE[1:], footer], "2026-11-26")
+        )
+        server.routes[f"/{outlet}/feed.xml"] = Route(rss(outlet, [
+            ("Bloc halves farm machinery tariffs", f"/{outlet}/farm-tariffs.html", "Thu, 26 Nov 2026 15:00:00 GMT"),
+        ]))
+
+
 def following_the_courier(service: QAService, server: FeedServer, transport: RecordingTransport) -> Watcher:
     """A watcher following the good RSS feed."""
     serve_good_feeds(server)
@@ -152,16 +179,9 @@ def test_bad_feeds_are_reported_and_never_stop_the_good_ones(
     fake_service: QAService, server: FeedServer, transport: RecordingTransport
 ) -> None:
     serve_good_feeds(server)
-    server.routes["/broken.xml"] = Route(b"<rss version='2.0'><channel><item><title>x</broken>", content_type="application/rss+xml")
-    server.routes["/bomb.xml"] = Route(BILLION_LAUGHS, content_type="application/rss+xml")
-    server.routes["/not-a-feed.xml"] = Route(b"<html><body>Sorry, moved.</body></html>")
-    server.routes["/huge.xml"] = Route(rss("Huge", [("Huge page", "/huge.html", PUB_DATE)]))
-    server.routes["/huge.html"] = Route(lambda: (b"<p>" + b"x" * (1 << 20) + b"</p>" for _ in range(50)))  # 50 MB, no length
-    server.routes["/loop.xml"] = Route(rss("Loop", [("Loop", "/loop-a", PUB_DATE)]))
-    server.routes["/loop-a"] = Route(status=302, headers={"Location": "/loop-b"}, etag=False)
-    server.routes["/loop-b"] = Route(status=302, headers={"Location": "/loop-a"}, etag=False)
+    serve_bad_feeds(server)
     watcher = make_watcher(fake_service, transport)
-    for name in ("broken", "bomb", "not-a-feed", "huge", "loop"):
+    for name in BAD_FEEDS:
         watcher.registry.add(name, server.url(f"/{name}.xml"), "feed", 600)
     watcher.registry.add("courier", server.url("/rss.xml"), "feed", 600)
     watcher.registry.add("missing", server.url("/gone.xml"), "feed", 600)
@@ -241,13 +261,8 @@ def test_a_wire_story_from_three_outlets_is_one_article_listing_all_three(
     fake_service: QAService, server: FeedServer, transport: RecordingTransport
 ) -> None:
     watcher = make_watcher(fake_service, transport)
-    for outlet, (credit, footer) in WIRE_OUTLETS.items():
-        server.routes[f"/{outlet}/farm-tariffs.html"] = Route(
-            page("Bloc halves farm machinery tariffs", [f"{credit} {WIRE[0]}", *WIRE[1:], footer], "2026-11-26")
-        )
-        server.routes[f"/{outlet}/feed.xml"] = Route(rss(outlet, [
-            ("Bloc halves farm machinery tariffs", f"/{outlet}/farm-tariffs.html", "Thu, 26 Nov 2026 15:00:00 GMT"),
-        ]))
+    serve_wire_outlets(server)
+    for outlet in WIRE_OUTLETS:
         watcher.registry.add(outlet, server.url(f"/{outlet}/feed.xml"), "feed", 600)
     serve_good_feeds(server)
     watcher.registry.add("courier", server.url("/rss.xml"), "feed", 600)
