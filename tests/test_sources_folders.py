@@ -225,3 +225,14 @@ def test_a_folder_created_after_the_watch_started_is_watched(watcher: Watcher, f
     finally:
         stop.set()
         loop.join(timeout=10)
+
+
+def test_short_look_alike_items_are_never_merged(watcher: Watcher, fake_service: QAService, tmp_path: Path) -> None:
+    folder = tmp_path / "drop"
+    folder.mkdir()
+    line = "Qtly div {cents} cts vs {cents} cts prior. Pay April 30. Record April 15. Reuter"
+    story(folder, "acme.txt", "Acme Corp sets quarterly dividend", line.format(cents=12))
+    story(folder, "bolt.txt", "Bolt Industries sets quarterly dividend", line.format(cents=12))
+    watcher.registry.add("drop", str(folder), "folder", 600)
+    report = watcher.run_once()[0]
+    assert sorted(report.added) == ["acme", "bolt"] and report.merged == []  # too short to tell apart: kept apart

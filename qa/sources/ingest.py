@@ -8,6 +8,8 @@ import threading
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field, replace
 
+from datasketch import MinHash
+
 from index.articles import content_hash
 from index.store import index_exists
 from qa.service import QAService
@@ -129,16 +131,17 @@ class Ingester:
 
     def _place(self, article: Article, plan: _Write, report: PassReport) -> Placement:
         """Put an article in this write, as itself or as another outlet of the story it republishes."""
-        minhash = signature(article.text, self._wire.policy)
+        comparable = self._wire.policy.comparable(article.text)
+        minhash = signature(article.text, self._wire.policy) if comparable else None
         current = None if article.id in plan.doomed else (plan.writes.get(article.id) or self._stored(article.id))
         if current is not None:  # the same page or file again, changed or not
-            self._wire.add(article.id, minhash)
+            self._remember(article.id, minhash)
             changed = _with_outlets(article, current.outlets)
             if changed.content_hash != current.content_hash:
                 plan.writes[article.id] = changed
                 report.updated.append(article.id)
             return Placement(article.id, article.id, article.source, article.url)
-        match = self._wire.match(minhash, excluding=article.id)
+        match = self._wire.match(minhash, excluding=article.id) if minhash is not None else None
         primary = None
         if match and match[0] not in plan.doomed:
             primary = plan.writes.get(match[0]) or self._stored(match[0])
@@ -151,9 +154,16 @@ class Ingester:
             return Placement(article.id, primary.id, article.source, article.url)
         plan.doomed.discard(article.id)
         plan.writes[article.id] = article
-        self._wire.add(article.id, minhash)
+        self._remember(article.id, minhash)
         report.added.append(article.id)
         return Placement(article.id, article.id, article.source, article.url)
+
+    def _remember(self, article_id: str, minhash: MinHash | None) -> None:
+        """Fingerprint an indexed article (a text too short to compare is forgotten instead)."""
+        if minhash is None:
+            self._wire.remove(article_id)
+        else:
+            self._wire.add(article_id, minhash)
 
     def _catch_up(self) -> None:
         """Learn the fingerprints stored since the last look (by this process, or another watcher before it)."""

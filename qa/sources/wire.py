@@ -16,6 +16,9 @@ from datasketch import MinHash, MinHashLSH
 PERMUTATIONS = 128
 SHINGLE_WORDS = 6
 THRESHOLD = 0.55  # estimated Jaccard similarity of word shingles at or above which two texts are one story
+# Texts under 50 words (dividend lines, price reports) are neither matched nor matched against: at 0.55 that halves
+# the false merges (113 -> 52 articles of 19,779) for only the republications of items that short (found 27 % anyway).
+MIN_WORDS = 50
 SCHEME = "affine32"  # datasketch 2's default hashing scheme, named so stored signatures are read back the same way
 _WORD = re.compile(r"\w+")
 
@@ -27,6 +30,11 @@ class WirePolicy:
     shingle_words: int = SHINGLE_WORDS
     permutations: int = PERMUTATIONS
     threshold: float = THRESHOLD
+    min_words: int = MIN_WORDS
+
+    def comparable(self, text: str) -> bool:
+        """Whether a text is long enough to be told apart from a look-alike by its shingles."""
+        return len(_WORD.findall(text)) >= self.min_words
 
     @property
     def key(self) -> str:
