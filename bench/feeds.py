@@ -5,7 +5,7 @@ A loopback server (tests/feed_server.py) serves an RSS feed whose entries link t
 news (not in the rtqa-passages index); each trial adds one entry and runs one watcher pass. "fetch → searchable" runs
 from the end of the entry page's fetch to the end of the first search that returns the new article (extraction,
 chunking, embedding, speakers, the write, the new state opened, the search). For the folder, a watcher loop runs
-(watchfiles, 200 ms debounce) and each trial drops one article file; "drop → answerable" runs from the write of the
+(watchfiles, 200 ms debounce) and each trial drops one article file; the watcher warms up first, as `qa watch` does; "drop → answerable" runs from the write of the
 file to the end of the first `ask` that cites it.
 Run: python -m bench.feeds [--trials 10] [--json bench/results/feeds.json]
 """
@@ -102,6 +102,7 @@ def feed_trials(service: QAService, records: list[dict[str, Any]]) -> dict[str, 
     with FeedServer() as server:
         fetcher = TimedFetcher(FetchPolicy(host_delay_seconds=0.0), AddressGuard(["127.0.0.1"]))
         watcher = Watcher(service, SourceRegistry(service.index_dir), fetcher)
+        warm_up = watcher.warm_up()  # as `qa watch` and `qa serve --watch` do before their first pass
         watcher.registry.add("bench-feed", server.url("/feed.xml"), "feed", 600)
         items: list[tuple[str, str, str]] = []
         for number, record in enumerate(records):
@@ -124,7 +125,7 @@ def feed_trials(service: QAService, records: list[dict[str, Any]]) -> dict[str, 
         fetcher.close()
     return {
         "trials": len(records), "fetch_to_searchable": summary(latencies), "pass_and_search": summary(passes),
-        "pass": summary(writes), "found_by_title_in_top10": found_by_title,
+        "pass": summary(writes), "found_by_title_in_top10": found_by_title, "warm_up_s": round(warm_up, 3),
     }
 
 
@@ -183,6 +184,7 @@ def main() -> None:
     ]:
         print(f"{name:<40} {figures['median_s']:>8.3f} {figures['max_s']:>8.3f}")
     print(f"new entries found by their title in the top 10 (no filter): {feed['found_by_title_in_top10']}/{feed['trials']}")
+    print(f"warm-up before the first pass (speaker model, page extractor): {feed['warm_up_s']:.2f} s")
     if args.json:
         write_results(args.json, results)
 

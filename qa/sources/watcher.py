@@ -15,6 +15,8 @@ import watchfiles
 
 from qa.errors import FeedError, FetchError, QAError, SourceError
 from qa.service import QAService
+from index.speakers import load_english
+from qa.sources.extract import extract_page
 from qa.sources.feed_pass import read_feed
 from qa.sources.fetch import Fetcher
 from qa.sources.folder_pass import read_folder
@@ -28,6 +30,7 @@ DEBOUNCE_MS = 200  # a folder's changes are gathered this long before they are s
 WATCH_TIMEOUT_MS = 500  # a folder's watch wakes this often without changes (to notice it was removed)
 IDLE_CHECK_SECONDS = 5.0  # how often the loop looks for sources added or removed by another process
 LOCK_NAME = "sources.lock"
+_WARM_UP_PAGE = "<html><body><article><h1>Warm up</h1><p>" + "The model is loaded before the first article. " * 20 + "</p></article></body></html>"
 Reporter = Callable[[PassReport], None]
 
 
@@ -74,12 +77,20 @@ class Watcher:
         with self._exclusive():
             return self._run([source for source in self.registry.list() if source.kind == "feed" and source.next_fetch <= now], on_done)
 
+    def warm_up(self) -> float:
+        """Load what the first article would otherwise wait for (the speaker model, the page extractor); seconds."""
+        started = time.monotonic()
+        load_english()
+        extract_page(_WARM_UP_PAGE, "http://warm.up/")
+        return time.monotonic() - started
+
     def run(self, stop: threading.Event, on_done: Reporter | None = None) -> None:
         """Until stop is set: each feed polled when it is due (a slow one never holds up the others), each folder
         synced as its files change (and once its watch is set up; a missing folder is looked for again)."""
         folders: dict[str, threading.Thread] = {}
         polling: dict[str, Future[PassReport]] = {}
         with self._exclusive(), ThreadPoolExecutor(max_workers=FEED_WORKERS, thread_name_prefix="feed") as pool:
+            self.warm_up()
             while not stop.is_set():
                 sources = self.registry.list()
                 self._follow_folders(sources, folders, stop, on_done)
