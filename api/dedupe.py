@@ -7,6 +7,8 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable
 
+import redis
+
 
 class RecentKeys:
     """Keys seen in the last ttl seconds, at most capacity of them (oldest dropped first); thread-safe."""
@@ -43,3 +45,23 @@ class RecentKeys:
         """Drop keys older than the ttl (they are in arrival order)."""
         while self._seen and next(iter(self._seen.values())) <= now - self._ttl:
             self._seen.popitem(last=False)
+
+
+class RedisRecentKeys:
+    """RecentKeys shared by every replica: a key is claimed by the first SET NX and expires after the ttl."""
+
+    def __init__(self, client: redis.Redis, ttl_seconds: float, prefix: str = "qa:seen:") -> None:
+        if ttl_seconds <= 0:
+            raise ValueError("RedisRecentKeys needs a positive ttl")
+        self._redis, self._ttl, self._prefix = client, max(1, int(ttl_seconds)), prefix
+
+    def claim(self, key: str) -> bool:
+        """True the first time any replica offers a key within the ttl; False for every repeat."""
+        return bool(self._redis.set(self._prefix + key, b"1", nx=True, ex=self._ttl))
+
+
+def recent_keys(ttl_seconds: float, redis_url: str | None) -> RecentKeys | RedisRecentKeys:
+    """Keys seen by this process, or by every replica when Redis is configured."""
+    if redis_url:
+        return RedisRecentKeys(redis.Redis.from_url(redis_url), ttl_seconds)
+    return RecentKeys(ttl_seconds)

@@ -7,16 +7,18 @@ import math
 import time
 
 from limits import RateLimitItemPerMinute
-from limits.storage import MemoryStorage
+from limits.storage import MemoryStorage, storage_from_string
 from limits.strategies import MovingWindowRateLimiter
 
 
 class RateLimiter:
-    """At most `per_minute` requests in any 60 seconds per identity; 0 means no limit."""
+    """At most `per_minute` requests in any 60 seconds per identity; 0 means no limit. Counted in this process, or
+    in Redis (shared by every replica) when a redis:// URL is given."""
 
-    def __init__(self, per_minute: int) -> None:
+    def __init__(self, per_minute: int, redis_url: str | None = None) -> None:
         self._item = RateLimitItemPerMinute(per_minute) if per_minute > 0 else None
-        self._limiter = MovingWindowRateLimiter(MemoryStorage())
+        storage = storage_from_string(redis_url) if redis_url else MemoryStorage()
+        self._limiter = MovingWindowRateLimiter(storage)
 
     def retry_after(self, identity: str) -> int | None:
         """Count one request: None when it may go ahead, else the whole seconds until one may."""

@@ -17,7 +17,7 @@ from starlette.concurrency import run_in_threadpool
 
 from api.chat_reply import ASK_HINT, FAILED, LOOKING_UP, ask_for_chat
 from api.chat_settings import ChatSettings
-from api.dedupe import RecentKeys
+from api.dedupe import RecentKeys, RedisRecentKeys, recent_keys
 from api.slack_blocks import SlackMessage, slack_message
 from api.slack_events import SlackQuestion, question_from_event
 from qa.service import QAService
@@ -55,7 +55,7 @@ def slack_app(service: QAService, settings: ChatSettings, executor: Executor | N
         process_before_response=False,
         listener_executor=executor,
     )
-    bot = SlackResponder(service, settings, RecentKeys(settings.slack_dedupe_seconds))
+    bot = SlackResponder(service, settings, recent_keys(settings.slack_dedupe_seconds, service.settings.redis_url))
     app.middleware(bot.drop_repeated_deliveries)
     app.event("app_mention")(bot.answer_event)
     app.event("message")(bot.answer_event)
@@ -66,7 +66,7 @@ def slack_app(service: QAService, settings: ChatSettings, executor: Executor | N
 class SlackResponder:
     """Bolt listeners: each user message is answered once, in its thread; slash commands at their response_url."""
 
-    def __init__(self, service: QAService, settings: ChatSettings, seen: RecentKeys) -> None:
+    def __init__(self, service: QAService, settings: ChatSettings, seen: RecentKeys | RedisRecentKeys) -> None:
         self.service = service
         self.settings = settings
         self.seen = seen

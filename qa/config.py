@@ -65,6 +65,11 @@ class Settings(BaseSettings):
     fetch_host_delay_seconds: float = Field(
         default=1.0, ge=0, description="Least time between two requests to one host (robots.txt may ask for more)."
     )
+    redis_url: str | None = Field(
+        default=None,
+        description="Redis shared by several `qa serve` replicas (e.g. redis://10.0.0.5:6379/0): conversations, rate "
+        "limits and Slack de-duplication live there instead of in each process's memory.",
+    )
     watch_debounce_ms: int = Field(default=200, ge=0, description="A watched folder's changes are gathered this long.")
 
     @property

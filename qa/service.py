@@ -10,6 +10,7 @@ from datetime import date
 from pathlib import Path
 
 import numpy as np
+import redis
 
 from index.articles import load_paths
 from index.build import IndexReport, update_index
@@ -35,6 +36,7 @@ from qa.abstain import load_model
 from qa.chat import ConversationStore, Turn, follow_up_vector, resolve_follow_up
 from qa.compactor import BackgroundCompactor, WriteTally
 from qa.config import Settings
+from qa.redis_conversations import RedisConversationStore
 from qa.errors import ArticleNotFoundError, InvalidQuestionError
 from qa.evidence import SentenceVectors
 from qa.generate import NOT_FOUND_REPLY, ChatEndpoint, GenerationError, build_messages, parse_reply, request_completion
@@ -54,6 +56,13 @@ class Asked:
     as_of: date | None
 
 
+def make_conversations(settings: Settings) -> ConversationStore | RedisConversationStore:
+    """Conversations in Redis when QA_REDIS_URL is set (replicas share them), else in this process's memory."""
+    if settings.redis_url:
+        return RedisConversationStore(redis.Redis.from_url(settings.redis_url), settings.conversation_ttl_seconds)
+    return ConversationStore(settings.conversation_ttl_seconds)
+
+
 class QAService:
     """Index articles and answer questions from them, with citations."""
 
@@ -63,7 +72,7 @@ class QAService:
         embedder: Embedder | None = None,
         retrieval: RetrievalPolicy | None = None,
         answering: AnswerPolicy | None = None,
-        conversations: ConversationStore | None = None,
+        conversations: ConversationStore | RedisConversationStore | None = None,
         today: Callable[[], date] = date.today,
     ) -> None:
         self.settings = settings
@@ -77,7 +86,7 @@ class QAService:
         self.answering = answering or AnswerPolicy(
             max_sentences=settings.answer_sentences, min_confidence=settings.min_confidence, model=load_model()
         )
-        self.conversations = conversations or ConversationStore(settings.conversation_ttl_seconds)
+        self.conversations = conversations or make_conversations(settings)
         self._snapshot: IndexSnapshot | None = None
         self._lock = threading.Lock()
         self._write_lock = threading.Lock()

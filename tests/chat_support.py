@@ -8,7 +8,7 @@ import threading
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -191,9 +191,17 @@ class RunningBot:
 
 
 @contextmanager
-def running_bot(service: QAService, **options: Any) -> Iterator[RunningBot]:
-    """A FastAPI app with our Slack router on uvicorn, talking to a fresh fake Slack."""
-    with fake_slack() as slack, ThreadPoolExecutor(max_workers=4) as executor, httpx.Client(timeout=30) as http:
+def running_bot(service: QAService, shared_slack: FakeSlack | None = None, **options: Any) -> Iterator[RunningBot]:
+    """A FastAPI app with our Slack router on uvicorn, talking to a fresh fake Slack (or to one another bot uses)."""
+    with ExitStack() as stack:
+        slack = shared_slack or stack.enter_context(fake_slack())
+        yield stack.enter_context(_bot(service, slack, **options))
+
+
+@contextmanager
+def _bot(service: QAService, slack: FakeSlack, **options: Any) -> Iterator[RunningBot]:
+    """The Slack router served for this service, talking to this fake Slack."""
+    with ThreadPoolExecutor(max_workers=4) as executor, httpx.Client(timeout=30) as http:
         settings = ChatSettings(
             slack_signing_secret=SecretStr(SIGNING_SECRET), slack_bot_token=SecretStr(BOT_TOKEN),
             slack_api_url=f"{slack.url}/api/", **options,
