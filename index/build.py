@@ -82,6 +82,7 @@ def update_index(
     clean_up_in_background: bool = False,
     speakers: SpeakerFinder | None = None,
     compact: bool = True,
+    prepared: PreparedArticles | None = None,
 ) -> IndexReport:
     """Add or replace articles, delete ids (or, with prune, every article not in upserts), and commit.
 
@@ -90,7 +91,8 @@ def update_index(
     A rebuild (or the conversion of an older format) fills a new store and publishes it by replacing the manifest
     atomically; the live one keeps answering meanwhile. With compact, the merges the store then calls for run before
     returning (a server leaves them to a background thread). Superseded files are deleted once no reader is opening
-    them; with clean_up_in_background, only if none is right now (a later write retries).
+    them; with clean_up_in_background, only if none is right now (a later write retries). With prepared, the
+    chunks, vectors and sentence notes computed elsewhere (on Dask workers) are used for the articles they cover.
     """
     started, written_before = time.perf_counter(), written_bytes()
     directory.mkdir(parents=True, exist_ok=True)
@@ -100,9 +102,11 @@ def update_index(
             involved = None if prune else [*(article.id for article in upserts), *deletes]  # a prune compares them all
             plan = _plan(database.article_hashes(writer.connection, involved), upserts, deletes, prune)
             if not writer.published or plan.changed or plan.removed:
-                chunked = _chunk_all(plan.changed, embedder, policy, show_progress)
-                vectors = _embed_missing(writer.connection, embedder, chunked, plan.report, show_progress)
-                notes = _annotate(writer, plan, chunked, speakers or SpeakerFinder(), show_progress)
+                prepared = prepared or PreparedArticles()
+                todo = [article for article in plan.changed if not prepared.covers(article)]
+                chunked = {**prepared.chunked, **_chunk_all(todo, embedder, policy, show_progress)}
+                vectors = _embed_missing(writer.connection, embedder, chunked, plan.report, show_progress, prepared.vectors)
+                notes = {**prepared.notes, **_annotate(writer, plan, chunked, speakers or SpeakerFinder(), show_progress, prepared)}
                 inserted = [(article, [(chunk, _key(text)) for chunk, text in chunked[article.id]]) for article in plan.changed]
                 plan.report.tombstoned = writer.apply(
                     plan.removed | plan.replaced, inserted,
@@ -186,16 +190,24 @@ def _annotate(
     chunked: dict[str, list[tuple[Chunk, str]]],
     finder: SpeakerFinder,
     show_progress: bool,
+    prepared: PreparedArticles,
 ) -> dict[str, list[SentenceNote]]:
-    """Sentence notes (speakers, kinds of names) for the changed articles, and, when converting an index written
-    before notes existed (format < 4), for every article it keeps."""
-    work = [(article, [chunk for chunk, _ in chunked[article.id]]) for article in plan.changed]
+    """Sentence notes (speakers, kinds of names) for the changed articles not prepared elsewhere, and, when
+    converting an index written before notes existed (format < 4), for every article it keeps."""
+    work = [(article, [chunk for chunk, _ in chunked[article.id]]) for article in plan.changed if not prepared.covers(article)]
     if writer.converted_from is not None and writer.converted_from.format_version < 4:
         skip = plan.removed | {article.id for article in plan.changed}
         work += [
             (article, [chunk for _, chunk in rows])
             for article, rows in database.stored_articles(writer.connection) if article.id not in skip
         ]
+    return find_notes(work, finder, show_progress)
+
+
+def find_notes(
+    work: Sequence[tuple[Article, Sequence[Chunk]]], finder: SpeakerFinder, show_progress: bool = False
+) -> dict[str, list[SentenceNote]]:
+    """Sentence notes of each article, read sentence by sentence over its chunks."""
     spans = [
         sentence_spans((chunk.start, [(span.start, span.end) for span in chunk_sentences(chunk.text)]) for chunk in chunks)
         for _, chunks in work
@@ -237,11 +249,24 @@ def _embed_missing(
     chunked: dict[str, list[tuple[Chunk, str]]],
     report: IndexReport,
     show_progress: bool,
+    prepared: dict[str, EmbeddedChunk] | None = None,
 ) -> dict[str, EmbeddedChunk]:
-    """Vectors for texts the store has not cached yet (the content-addressed cache), with their sentences'."""
+    """Vectors for texts the store has not cached yet (the content-addressed cache), with their sentences'; those
+    prepared elsewhere are taken as they are."""
     pairs_by_key = {_key(text): (chunk, text) for pairs in chunked.values() for chunk, text in pairs}
     cached = database.cached_keys(connection, list(pairs_by_key))
-    missing = sorted((key for key in pairs_by_key if key not in cached), key=lambda key: len(pairs_by_key[key][1]))
+    uncached = [key for key in pairs_by_key if key not in cached]
+    ready = {key: (prepared or {})[key] for key in uncached if key in (prepared or {})}
+    embedded = {**ready, **embed_chunks(embedder, {key: pairs_by_key[key] for key in uncached if key not in ready}, show_progress)}
+    report.embedded = len(embedded)
+    return embedded
+
+
+def embed_chunks(
+    embedder: Embedder, pairs_by_key: dict[str, tuple[Chunk, str]], show_progress: bool = False
+) -> dict[str, EmbeddedChunk]:
+    """Embed chunk texts (shortest first, in batches) with their sentences' vectors, by key."""
+    missing = sorted(pairs_by_key, key=lambda key: len(pairs_by_key[key][1]))
     embedded: dict[str, EmbeddedChunk] = {}
     with tqdm(total=len(missing), desc="Embedding", unit="chunk", disable=not show_progress) as progress:
         for offset in range(0, len(missing), EMBED_BATCH):
@@ -252,8 +277,40 @@ def _embed_missing(
                 rows = [(start, end, sentence) for (start, end), sentence in zip(relative, sentence_vectors, strict=True)]
                 embedded[key] = EmbeddedChunk(vector, rows)
             progress.update(len(batch))
-    report.embedded = len(missing)
     return embedded
+
+
+@dataclass
+class PreparedArticles:
+    """The chunks, vectors and sentence notes of some articles, computed away from the writer (a Dask worker); an
+    article is covered when its chunks were prepared from the same content."""
+
+    chunked: dict[str, list[tuple[Chunk, str]]] = field(default_factory=dict)
+    vectors: dict[str, EmbeddedChunk] = field(default_factory=dict)
+    notes: dict[str, list[SentenceNote]] = field(default_factory=dict)
+    hashes: dict[str, str] = field(default_factory=dict)
+
+    def covers(self, article: Article) -> bool:
+        """Whether this article was prepared, from its current content."""
+        return self.hashes.get(article.id) == article.content_hash and article.id in self.chunked
+
+    def merge(self, other: PreparedArticles) -> None:
+        """Add another partition's work."""
+        self.chunked.update(other.chunked)
+        self.vectors.update(other.vectors)
+        self.notes.update(other.notes)
+        self.hashes.update(other.hashes)
+
+
+def prepare_articles(
+    articles: Sequence[Article], embedder: Embedder, policy: ChunkingPolicy, finder: SpeakerFinder
+) -> PreparedArticles:
+    """Chunk, embed and annotate articles exactly as update_index would (for a worker of a distributed run)."""
+    chunked = _chunk_all(articles, embedder, policy, show_progress=False)
+    pairs_by_key = {_key(text): (chunk, text) for pairs in chunked.values() for chunk, text in pairs}
+    notes = find_notes([(article, [chunk for chunk, _ in chunked[article.id]]) for article in articles], finder)
+    hashes = {article.id: article.content_hash for article in articles}
+    return PreparedArticles(chunked, embed_chunks(embedder, pairs_by_key), notes, hashes)
 
 
 def _sentence_spans(chunk: Chunk, text: str) -> tuple[list[CharSpan], list[CharSpan]]:

@@ -104,14 +104,20 @@ def main() -> None:
     help="Build the index again from scratch (another model or format, or a damaged index); the old one keeps "
     "answering until the new one is published.",
 )
+@click.option(
+    "--dask", "scheduler", default=None, metavar="tcp://HOST:8786|local:N",
+    help="Chunk, embed and find speakers on a Dask cluster (local:N starts N worker processes on 127.0.0.1); "
+    "default QA_DASK_SCHEDULER, else this process.",
+)
 @index_dir_option
 @json_option
 @_user_errors
-def index_command(paths: tuple[Path, ...], rebuild: bool, index_dir: Path | None, as_json: bool) -> None:
+def index_command(paths: tuple[Path, ...], rebuild: bool, scheduler: str | None, index_dir: Path | None, as_json: bool) -> None:
     """Index articles (default: the seeds); only new or changed articles are embedded."""
     service = _service(index_dir)
     report = service.index_paths(
-        list(paths) or [service.settings.seeds_dir], show_progress=not as_json, rebuild=rebuild, parallel=True
+        list(paths) or [service.settings.seeds_dir], show_progress=not as_json, rebuild=rebuild, parallel=True,
+        dask=scheduler or service.settings.dask_scheduler,
     )
     _print_report(report, as_json)
     if report.errors:

@@ -70,6 +70,11 @@ class Settings(BaseSettings):
         description="Redis shared by several `qa serve` replicas (e.g. redis://10.0.0.5:6379/0): conversations, rate "
         "limits and Slack de-duplication live there instead of in each process's memory.",
     )
+    dask_scheduler: str | None = Field(
+        default=None,
+        description="Where `qa index` chunks and embeds: a Dask scheduler (tcp://HOST:8786) or local:N for N local "
+        "worker processes on 127.0.0.1; unset, in this process.",
+    )
     watch_debounce_ms: int = Field(default=200, ge=0, description="A watched folder's changes are gathered this long.")
 
     @property

@@ -36,6 +36,7 @@ from qa.abstain import load_model
 from qa.chat import ConversationStore, Turn, follow_up_vector, resolve_follow_up
 from qa.compactor import BackgroundCompactor, WriteTally
 from qa.config import Settings
+from qa.dask_ingest import prepare_on_dask
 from qa.redis_conversations import RedisConversationStore
 from qa.errors import ArticleNotFoundError, InvalidQuestionError
 from qa.evidence import SentenceVectors
@@ -120,22 +121,35 @@ class QAService:
         show_progress: bool = False,
         rebuild: bool = False,
         parallel: bool = False,
+        dask: str | None = None,
     ) -> IndexReport:
         """Index the articles under paths; with prune, drop articles no longer there; with rebuild, start afresh
         (the live index keeps answering until the new one is published). Load errors and skipped files are reported;
         a load error stops the pruning, a skipped file does not (what it held is no longer a source). With parallel,
         large batches find speakers in forked worker processes, one per core up to two (command-line use, not from a
-        server's threads)."""
+        server's threads). With dask (tcp://HOST:PORT or local:N), new and changed articles are chunked, embedded and
+        annotated on the Dask cluster's workers, then written here in one write."""
         loaded = load_paths(paths)
+        prepared = None
+        if dask:
+            todo = loaded.articles if rebuild else self._changed(loaded.articles)
+            prepared = prepare_on_dask(todo, self.settings, self.chunking, dask, show_progress)
         with self._write_lock:
             report = update_index(
                 self.index_dir, self.embedder, self.chunking, loaded.articles,
                 prune=prune and not loaded.errors, show_progress=show_progress, rebuild=rebuild,
-                speakers=SpeakerFinder(processes=min(2, os.cpu_count() or 1) if parallel else 1),
+                speakers=SpeakerFinder(processes=min(2, os.cpu_count() or 1) if parallel else 1), prepared=prepared,
             )
         report.errors, report.skipped = loaded.errors, loaded.skipped
         self._written(report)
         return report
+
+    def _changed(self, articles: Sequence[Article]) -> list[Article]:
+        """The articles the index does not hold as they are (all of them when there is no index yet)."""
+        if not index_exists(self.index_dir):
+            return list(articles)
+        snapshot = self.snapshot()
+        return [article for article in articles if (stored := snapshot.article(article.id)) is None or stored.content_hash != article.content_hash]
 
     def ensure_index(self, show_progress: bool = False) -> IndexReport | None:
         """Build the default index from the seeds when there is none yet."""
