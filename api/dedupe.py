@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable
 
 import redis
+
+logger = logging.getLogger("qa.api")
 
 
 class RecentKeys:
@@ -56,8 +59,13 @@ class RedisRecentKeys:
         self._redis, self._ttl, self._prefix = client, max(1, int(ttl_seconds)), prefix
 
     def claim(self, key: str) -> bool:
-        """True the first time any replica offers a key within the ttl; False for every repeat."""
-        return bool(self._redis.set(self._prefix + key, b"1", nx=True, ex=self._ttl))
+        """True the first time any replica offers a key within the ttl; False for every repeat. When Redis cannot
+        be reached the key counts as new (better a rare second answer than none), and that is logged."""
+        try:
+            return bool(self._redis.set(self._prefix + key, b"1", nx=True, ex=self._ttl))
+        except redis.RedisError as error:
+            logger.warning("Redis (QA_REDIS_URL) failed while de-duplicating %s: %s; handling it", key, error)
+            return True
 
 
 def recent_keys(ttl_seconds: float, redis_url: str | None) -> RecentKeys | RedisRecentKeys:

@@ -6,9 +6,12 @@ import ipaddress
 import math
 import time
 
+import redis
 from limits import RateLimitItemPerMinute
 from limits.storage import MemoryStorage, storage_from_string
 from limits.strategies import MovingWindowRateLimiter
+
+from qa.errors import SharedStateError
 
 
 class RateLimiter:
@@ -22,9 +25,12 @@ class RateLimiter:
 
     def retry_after(self, identity: str) -> int | None:
         """Count one request: None when it may go ahead, else the whole seconds until one may."""
-        if self._item is None or self._limiter.hit(self._item, identity):
-            return None
-        reset = self._limiter.get_window_stats(self._item, identity).reset_time
+        try:
+            if self._item is None or self._limiter.hit(self._item, identity):
+                return None
+            reset = self._limiter.get_window_stats(self._item, identity).reset_time
+        except (redis.RedisError, ConnectionError) as error:
+            raise SharedStateError(f"the shared rate-limit store (QA_REDIS_URL) failed: {error}; check that Redis is running") from error
         return max(1, math.ceil(reset - time.time()))
 
 

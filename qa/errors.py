@@ -55,3 +55,7 @@ class HostNotFoundError(FetchRefusedError):
 
 class RobotsDisallowedError(FetchRefusedError):
     """robots.txt does not let us fetch a link."""
+
+
+class SharedStateError(QAError):
+    """The Redis that replicas share (QA_REDIS_URL) cannot be reached."""

@@ -11,6 +11,7 @@ from typing import Any
 import redis
 
 from qa.chat import Conversation, Turn
+from qa.errors import SharedStateError
 from qa.types import TimeWindow
 
 KEY_PREFIX = "qa:conversation:"
@@ -27,7 +28,10 @@ class RedisConversationStore:
     def get_or_create(self, conversation_id: str | None) -> Conversation:
         """The live conversation with this id, or a new one (with this id, or a fresh one when None)."""
         key = conversation_id or uuid.uuid4().hex
-        stored = self._redis.getex(KEY_PREFIX + key, ex=self._ttl)
+        try:
+            stored = self._redis.getex(KEY_PREFIX + key, ex=self._ttl)
+        except redis.RedisError as error:
+            raise _unreachable(error) from error
         turns = [_turn(item) for item in json.loads(stored)] if stored else []
         conversation = Conversation(key, turns, time.monotonic())
         if stored is None:
@@ -50,7 +54,15 @@ class RedisConversationStore:
     def _save(self, conversation: Conversation) -> None:
         """Write a conversation with its expiry."""
         payload = json.dumps([_turn_json(turn) for turn in conversation.turns])
-        self._redis.set(KEY_PREFIX + conversation.id, payload, ex=self._ttl)
+        try:
+            self._redis.set(KEY_PREFIX + conversation.id, payload, ex=self._ttl)
+        except redis.RedisError as error:
+            raise _unreachable(error) from error
+
+
+def _unreachable(error: redis.RedisError) -> SharedStateError:
+    """The error a caller sees when Redis fails."""
+    return SharedStateError(f"the shared conversation store (QA_REDIS_URL) failed: {error}; check that Redis is running")
 
 
 def _turn_json(turn: Turn) -> dict[str, Any]:

@@ -141,3 +141,13 @@ def test_conversations_in_redis_keep_their_turns_and_periods_and_expire(redis_ur
     assert other.get_or_create("c-1").turns == []  # idle past the ttl: forgotten
     store.forget("c-1")
     assert client.get("qa:conversation:c-1") is None
+
+
+def test_an_unreachable_redis_is_a_503_that_names_qa_redis_url(seed_index: Path, tmp_path: Path) -> None:
+    from bench.serving import free_port
+
+    with ExitStack() as stack:
+        (client, _) = two_replicas(stack, seed_index, tmp_path, f"redis://127.0.0.1:{free_port()}/0", rate_limit_per_minute=5)
+        wait_ready(client)
+        response = client.post("/v1/ask", json={"question": GCC_QUESTION})
+    assert response.status_code == 503 and "QA_REDIS_URL" in response.json()["error"]["message"]
