@@ -6,7 +6,7 @@ import hashlib
 import re
 import sqlite3
 import time
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
@@ -102,7 +102,7 @@ def update_index(
             involved = None if prune else [*(article.id for article in upserts), *deletes]  # a prune compares them all
             plan = _plan(database.article_hashes(writer.connection, involved), upserts, deletes, prune)
             if not writer.published or plan.changed or plan.removed:
-                prepared = prepared or PreparedArticles()
+                prepared = (prepared or PreparedArticles()).only([article for article in plan.changed])
                 todo = [article for article in plan.changed if not prepared.covers(article)]
                 chunked = {**prepared.chunked, **_chunk_all(todo, embedder, policy, show_progress)}
                 vectors = _embed_missing(writer.connection, embedder, chunked, plan.report, show_progress, prepared.vectors)
@@ -294,6 +294,17 @@ class PreparedArticles:
         """Whether this article was prepared, from its current content."""
         return self.hashes.get(article.id) == article.content_hash and article.id in self.chunked
 
+    def only(self, articles: Sequence[Article]) -> PreparedArticles:
+        """The work for these articles, where it was prepared from their current content (and nothing else)."""
+        covered = [article.id for article in articles if self.covers(article)]
+        chunked = {article_id: self.chunked[article_id] for article_id in covered}
+        keys = {_key(text) for pairs in chunked.values() for _, text in pairs}
+        return PreparedArticles(
+            chunked, {key: vector for key, vector in self.vectors.items() if key in keys},
+            {article_id: self.notes.get(article_id, []) for article_id in covered},
+            {article_id: self.hashes[article_id] for article_id in covered},
+        )
+
     def merge(self, other: PreparedArticles) -> None:
         """Add another partition's work."""
         self.chunked.update(other.chunked)
@@ -303,11 +314,18 @@ class PreparedArticles:
 
 
 def prepare_articles(
-    articles: Sequence[Article], embedder: Embedder, policy: ChunkingPolicy, finder: SpeakerFinder
+    articles: Sequence[Article],
+    embedder: Embedder,
+    policy: ChunkingPolicy,
+    finder: SpeakerFinder,
+    known_keys: Collection[str] = (),
 ) -> PreparedArticles:
-    """Chunk, embed and annotate articles exactly as update_index would (for a worker of a distributed run)."""
+    """Chunk, embed and annotate articles exactly as update_index would (for a worker of a distributed run); chunk
+    texts whose keys the index already holds (`known_keys`) are not embedded again."""
     chunked = _chunk_all(articles, embedder, policy, show_progress=False)
-    pairs_by_key = {_key(text): (chunk, text) for pairs in chunked.values() for chunk, text in pairs}
+    pairs_by_key = {
+        _key(text): (chunk, text) for pairs in chunked.values() for chunk, text in pairs if _key(text) not in known_keys
+    }
     notes = find_notes([(article, [chunk for chunk, _ in chunked[article.id]]) for article in articles], finder)
     hashes = {article.id: article.content_hash for article in articles}
     return PreparedArticles(chunked, embed_chunks(embedder, pairs_by_key), notes, hashes)

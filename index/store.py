@@ -296,6 +296,15 @@ class IndexSnapshot:
         holds the lock."""
         return database.outlets_of(self._connection, article_ids) if self._has_outlets else {}
 
+    def chunk_keys(self, article_ids: Sequence[str]) -> set[str]:
+        """The embedding keys of these articles' stored chunks (vectors the index already holds)."""
+        keys: set[str] = set()
+        with self._lock:
+            for batch, marks in database.in_batches(list(article_ids)):
+                rows = self._connection.execute(f"SELECT embedding_key FROM chunks WHERE article_id IN ({marks})", batch)
+                keys.update(str(row[0]) for row in rows)
+        return keys
+
     def article_texts(self, article_ids: list[str]) -> dict[str, str]:
         """Full texts of some articles."""
         if not article_ids:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import threading
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import date
@@ -87,7 +88,7 @@ class QAService:
         self.answering = answering or AnswerPolicy(
             max_sentences=settings.answer_sentences, min_confidence=settings.min_confidence, model=load_model()
         )
-        self.conversations = conversations or make_conversations(settings)
+        self.conversations = make_conversations(settings) if conversations is None else conversations
         self._snapshot: IndexSnapshot | None = None
         self._lock = threading.Lock()
         self._write_lock = threading.Lock()
@@ -129,11 +130,13 @@ class QAService:
         large batches find speakers in forked worker processes, one per core up to two (command-line use, not from a
         server's threads). With dask (tcp://HOST:PORT or local:N), new and changed articles are chunked, embedded and
         annotated on the Dask cluster's workers, then written here in one write."""
+        started = time.perf_counter()
         loaded = load_paths(paths)
         prepared = None
         if dask:
             todo = loaded.articles if rebuild else self._changed(loaded.articles)
-            prepared = prepare_on_dask(todo, self.settings, self.chunking, dask, show_progress)
+            known = set() if rebuild or not index_exists(self.index_dir) else self.snapshot().chunk_keys([a.id for a in todo])
+            prepared = prepare_on_dask(todo, self.settings, self.chunking, dask, show_progress, known_keys=known)
         with self._write_lock:
             report = update_index(
                 self.index_dir, self.embedder, self.chunking, loaded.articles,
@@ -141,6 +144,8 @@ class QAService:
                 speakers=SpeakerFinder(processes=min(2, os.cpu_count() or 1) if parallel else 1), prepared=prepared,
             )
         report.errors, report.skipped = loaded.errors, loaded.skipped
+        if dask:
+            report.seconds = round(time.perf_counter() - started, 3)  # the cluster's work included
         self._written(report)
         return report
 

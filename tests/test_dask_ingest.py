@@ -69,17 +69,41 @@ def service_at(index_dir: Path) -> QAService:
     return QAService(Settings(index_dir=index_dir, seeds_dir=SEEDS))
 
 
+class CountingEmbedder:
+    """The real embedder, counting the passages this process embeds (the workers have their own)."""
+
+    def __init__(self, real: Any) -> None:
+        self._real = real
+        self.passages = 0
+
+    def embed_passages(self, texts: list[str], *args: Any, **kwargs: Any) -> Any:
+        """Count, then embed."""
+        self.passages += len(texts)
+        return self._real.embed_passages(texts, *args, **kwargs)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._real, name)
+
+
 def test_dask_local_2_builds_the_index_one_process_builds(corpus: Path, tmp_path: Path) -> None:
     one = service_at(tmp_path / "one")
     one.index_paths([corpus])
-    spread = service_at(tmp_path / "dask")
+    here = CountingEmbedder(service_at(tmp_path / "unused").embedder)
+    spread = QAService(Settings(index_dir=tmp_path / "dask", seeds_dir=SEEDS), embedder=here)  # type: ignore[arg-type]
     report = spread.index_paths([corpus], dask="local:2")
-    assert (report.added, report.errors) == (9, [])
+    assert (report.added, report.errors, report.embedded) == (9, [], len(stored(tmp_path / "one")[1]))
+    assert here.passages == 0  # every chunk was embedded on the workers
     assert_same_index(tmp_path / "one", tmp_path / "dask")
     found = spread.search("When does the container terminal open?", k=1)[0]
     assert found.article_id == "harbour"
     again = spread.index_paths([corpus], dask="local:2")
     assert (again.unchanged, again.embedded) == (9, 0)  # nothing unchanged is sent to the cluster
+    with (corpus / "ferry.txt").open("a", encoding="utf-8") as story:
+        story.write("Passengers were offered refunds for the cancelled crossings.\n")
+    updated, alone = spread.index_paths([corpus], dask="local:2"), one.index_paths([corpus])
+    assert (updated.updated, updated.embedded) == (alone.updated, alone.embedded) == (1, alone.embedded)
+    assert here.passages == 0
+    assert_same_index(tmp_path / "one", tmp_path / "dask")
 
 
 def test_a_worker_killed_mid_run_loses_no_article(corpus: Path, tmp_path: Path) -> None:

@@ -128,8 +128,15 @@ def test_conversations_in_redis_keep_their_turns_and_periods_and_expire(redis_ur
     from qa.redis_conversations import RedisConversationStore
     from qa.types import TimeWindow
 
-    client = redis.Redis.from_url(redis_url)
-    store, other = RedisConversationStore(client, ttl_seconds=1), RedisConversationStore(redis.Redis.from_url(redis_url), 1)
+    own_database = redis_url.rsplit("/", 1)[0] + "/1"  # the replica tests use database 0
+    client = redis.Redis.from_url(own_database)
+    client.flushdb()
+    store, other = RedisConversationStore(client, ttl_seconds=1), RedisConversationStore(redis.Redis.from_url(own_database), 1)
+    assert store.get_or_create(None).turns == [] and len(store) == 0  # nothing stored before a first turn
+    first, second = store.get_or_create("both"), other.get_or_create("both")
+    store.record(first, Turn("q1", "q1", "a1"))
+    other.record(second, Turn("q2", "q2", "a2"))  # two replicas answering the same conversation at once
+    assert [turn.question for turn in store.get_or_create("both").turns] == ["q1", "q2"]
     conversation = store.get_or_create("c-1")
     window = TimeWindow(date(2022, 5, 12), None, "since May 12, 2022")
     store.record(conversation, Turn("q", "q resolved", "an answer", window, "Putin"))
@@ -147,7 +154,13 @@ def test_an_unreachable_redis_is_a_503_that_names_qa_redis_url(seed_index: Path,
     from bench.serving import free_port
 
     with ExitStack() as stack:
-        (client, _) = two_replicas(stack, seed_index, tmp_path, f"redis://127.0.0.1:{free_port()}/0", rate_limit_per_minute=5)
-        wait_ready(client)
-        response = client.post("/v1/ask", json={"question": GCC_QUESTION})
-    assert response.status_code == 503 and "QA_REDIS_URL" in response.json()["error"]["message"]
+        unreachable = f"redis://127.0.0.1:{free_port()}/0"
+        (limited, _) = two_replicas(stack, seed_index, tmp_path / "limited", unreachable, rate_limit_per_minute=5)
+        (unlimited, _) = two_replicas(stack, seed_index, tmp_path / "unlimited", unreachable)
+        wait_ready(limited)
+        wait_ready(unlimited)
+        refused = limited.post("/v1/search", json={"question": GCC_QUESTION})  # the rate limit needs Redis
+        asked = unlimited.post("/v1/ask", json={"question": GCC_QUESTION, "conversation_id": "c-1"})  # the conversation does
+    for response, store in ((refused, "rate-limit"), (asked, "conversation")):
+        assert response.status_code == 503, response.text
+        assert "QA_REDIS_URL" in response.json()["error"]["message"] and store in response.json()["error"]["message"]
