@@ -120,10 +120,14 @@ def test_sigkill_during_indexing_never_corrupts_the_index(
     old = {article.id for article in old_articles}
     new = {article.id for article in load_paths([corpus]).articles}
 
-    timing = tmp_path / "timing"
-    shutil.copytree(base, timing)
-    exit_code, duration = _run_and_kill(timing, corpus, delay=600.0)
-    assert exit_code == 0
+    durations = []
+    for attempt in range(2):  # the faster of two uninterrupted runs: a first run slowed by cold caches or a busy
+        timing = tmp_path / f"timing-{attempt}"  # machine would put most kill moments after the trials' end
+        shutil.copytree(base, timing)
+        exit_code, elapsed = _run_and_kill(timing, corpus, delay=600.0)
+        assert exit_code == 0
+        durations.append(elapsed)
+    duration = min(durations)
 
     def trial(number: int) -> tuple[int | None, str]:
         directory = tmp_path / f"trial-{number}"
