@@ -9,10 +9,11 @@ from pathlib import Path
 
 
 @contextmanager
-def exclusive(directory: Path, wait: bool = True) -> Iterator[bool]:
-    """Hold an exclusive flock on directory/.lock; other processes (and other threads opening it) wait until it is
-    released. With wait False, yields False at once instead of waiting when someone else holds it."""
-    with (directory / ".lock").open("w") as handle:
+def exclusive(directory: Path, wait: bool = True, name: str = ".lock") -> Iterator[bool]:
+    """Hold an exclusive flock on directory/name (.lock: the index writer's); other processes (and other threads
+    opening it) wait until it is released. With wait False, yields False at once instead of waiting when someone else
+    holds it."""
+    with (directory / name).open("w") as handle:
         try:
             fcntl.flock(handle, fcntl.LOCK_EX | (0 if wait else fcntl.LOCK_NB))
         except BlockingIOError:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import fcntl
 import logging
 import threading
 import time
@@ -15,6 +14,7 @@ import watchfiles
 
 from qa.errors import FeedError, FetchError, QAError, SourceError
 from qa.service import QAService
+from index.locking import exclusive
 from index.speakers import load_english
 from qa.sources.extract import extract_page
 from qa.sources.feed_pass import read_feed
@@ -185,16 +185,11 @@ class Watcher:
     @contextmanager
     def _exclusive(self) -> Iterator[None]:
         """Hold the index's sources lock: two watchers on one index would fetch everything twice and race."""
-        self.registry.path.parent.mkdir(parents=True, exist_ok=True)
-        with (self.registry.path.parent / LOCK_NAME).open("a") as handle:
-            try:
-                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError:
+        folder = self.registry.path.parent
+        with exclusive(folder, wait=False, name=LOCK_NAME) as held:
+            if not held:
                 raise SourceError(
-                    f"another `qa watch` or `qa serve --watch` is keeping the sources of {self.registry.path.parent} "
-                    "indexed; stop it, or let it do the work"
-                ) from None
-            try:
-                yield
-            finally:
-                fcntl.flock(handle, fcntl.LOCK_UN)
+                    f"another `qa watch` or `qa serve --watch` is keeping the sources of {folder} indexed; stop it, "
+                    "or let it do the work"
+                )
+            yield
