@@ -142,7 +142,6 @@ class Fetcher:
     def _read(self, url: httpx.URL, headers: dict[str, str]) -> tuple[httpx.Response, bytes]:
         """Send a GET and read at most max_bytes of its (decoded) body."""
         limit = self.policy.max_bytes
-        deadline = time.monotonic() + self.policy.deadline_seconds
         with self._client.stream("GET", url, headers=headers) as response:
             declared = response.headers.get("content-length", "")
             if declared.isdigit() and int(declared) > limit:
@@ -153,7 +152,7 @@ class Fetcher:
                 size += len(chunk)
                 if size > limit:
                     raise FetchError(f"{url}: more than the {limit:,}-byte limit")
-                if time.monotonic() > deadline:
+                if self._backend.expired():  # the fetch's deadline, also when a transport is given (tests)
                     raise FetchError(f"{url}: still sending after {self.policy.deadline_seconds:g} s; gave up")
                 chunks.append(chunk)
         return response, b"".join(chunks)
