@@ -296,6 +296,11 @@ class IndexSnapshot:
         holds the lock."""
         return database.outlets_of(self._connection, article_ids) if self._has_outlets else {}
 
+    def article_hashes(self, article_ids: Iterable[str]) -> dict[str, str]:
+        """The content hashes of those of these articles the snapshot holds (no text read)."""
+        with self._lock:
+            return database.article_hashes(self._connection, article_ids)
+
     def chunk_keys(self, article_ids: Sequence[str]) -> set[str]:
         """The embedding keys of these articles' stored chunks (vectors the index already holds)."""
         keys: set[str] = set()

@@ -153,8 +153,8 @@ class QAService:
         """The articles the index does not hold as they are (all of them when there is no index yet)."""
         if not index_exists(self.index_dir):
             return list(articles)
-        snapshot = self.snapshot()
-        return [article for article in articles if (stored := snapshot.article(article.id)) is None or stored.content_hash != article.content_hash]
+        stored = self.snapshot().article_hashes(article.id for article in articles)
+        return [article for article in articles if stored.get(article.id) != article.content_hash]
 
     def ensure_index(self, show_progress: bool = False) -> IndexReport | None:
         """Build the default index from the seeds when there is none yet."""

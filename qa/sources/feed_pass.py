@@ -28,8 +28,8 @@ def read_feed(
     written (None when the feed answered 304, or when an entry failed: the next pass reads the feed again and retries
     it). A failing entry is reported and skipped; a failing feed raises. When an article the feed gave is no longer
     indexed (`qa index` pruned it), the feed and its pages are fetched again without validators."""
-    complete = all(indexed(document.article_ids) for document in registry.documents(source.name))
-    known = registry.document(source.location) if complete else None
+    pruned = {document.location for document in registry.documents(source.name) if not indexed(document.article_ids)}
+    known = registry.document(source.location) if not pruned else None
     fetched = fetcher.fetch(source.location, known and known.etag, known and known.last_modified)
     if fetched.not_modified:
         report.not_modified += 1
@@ -41,7 +41,7 @@ def read_feed(
     failed = False
     for entry in feed.entries:
         try:
-            found = _entry_article(source, entry, registry, fetcher, report, indexed)
+            found = _entry_article(source, entry, registry, fetcher, report, entry.link in pruned)
         except RobotsDisallowedError as error:  # the site's wish, not a failure: not retried before robots.txt changes
             report.skipped.append(str(error))
             continue
@@ -62,13 +62,11 @@ def _entry_article(
     registry: SourceRegistry,
     fetcher: Fetcher,
     report: PassReport,
-    indexed: Callable[[Collection[str]], bool],
+    pruned: bool,
 ) -> Pending | None:
     """The entry as an article, or None when its page answered 304 or holds what it held last time (and that is
-    still indexed)."""
-    known = registry.document(entry.link)
-    if known is not None and not indexed(known.article_ids):
-        known = None
+    still indexed: a pruned one is fetched again without validators)."""
+    known = None if pruned else registry.document(entry.link)
     full = _feed_text(entry)
     if full is not None:
         body, etag, last_modified = full.text.encode(), None, None

@@ -48,7 +48,11 @@ class Ingester:
 
     def indexed(self, article_ids: Collection[str]) -> bool:
         """Whether all these articles are in the index (`qa index` may have pruned them since)."""
-        return all(self._stored(article_id) is not None for article_id in article_ids)
+        if not article_ids:
+            return True
+        if not index_exists(self.service.index_dir):
+            return False
+        return len(self.service.snapshot().article_hashes(article_ids)) == len(set(article_ids))
 
     def commit(
         self,
