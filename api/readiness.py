@@ -74,4 +74,5 @@ class Readiness:
         if report is not None:
             logger.info("built the index from %s: %d chunks", self._service.settings.seeds_dir, report.chunks)
         snapshot = self._service.warm_up()
-        logger.info("ready: %d articles, %d chunks in %s", snapshot.article_count, snapshot.size, snapshot.directory)
+        milvus = f" (vectors in Milvus at {snapshot.milvus.uri})" if snapshot.milvus else ""
+        logger.info("ready: %d articles, %d chunks in %s%s", snapshot.article_count, snapshot.size, snapshot.directory, milvus)

@@ -258,6 +258,7 @@ class ReadyOut(BaseModel):
     model: str
     articles: int
     chunks: int
+    vector_store: str = Field(default="faiss", description="Where chunk vectors are searched: faiss or milvus.")
 
 
 class ErrorBody(BaseModel):

@@ -26,7 +26,10 @@ def readyz(state: StateDep) -> ReadyOut:
         message = f"loading failed: {readiness.error}" if readiness.error else "loading the model and index"
         raise ApiError(503, "not_ready", message)
     figures = readiness.index_figures()
-    return ReadyOut(model=state.service.embedder.name, articles=figures["articles"], chunks=figures["chunks"])
+    return ReadyOut(
+        model=state.service.embedder.name, articles=figures["articles"], chunks=figures["chunks"],
+        vector_store=state.service.settings.vector_store,
+    )
 
 
 @router.get("/metrics", response_class=Response, responses={200: {"content": {"text/plain": {}}}})

@@ -56,7 +56,7 @@ class Candidates:
 def gather(snapshot: IndexSnapshot, text: str, vector: np.ndarray, filters: SearchFilters) -> Candidates:
     """Per-article signals from the candidate chunks and articles of one question."""
     terms = snapshot.keyword_terms(text)
-    dense = snapshot.dense(vector, 1000, snapshot.allowed_ids(filters))
+    dense = snapshot.dense(vector, 1000, snapshot.allowed_ids(filters), filters)
     keyword = snapshot.keyword(terms, 1000, filters)
     owners = snapshot.owners({rowid for rowid, _ in dense} | {rowid for rowid, _ in keyword})
     found = Candidates()

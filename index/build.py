@@ -20,11 +20,13 @@ from index.files import committed_state, remove_garbage
 from index.io_counters import written_bytes
 from index.locking import exclusive
 from index.manifest import Manifest, read_manifest
+from index.milvus_vectors import MilvusVectors
 from index.segments import StoreState
 from index.speakers import SentenceNote, SpeakerFinder, sentence_spans
 from index.span_pooling import CharSpan
 from index.store_writer import StoreWriter
 from index.text import chunk_sentences, lead_sentence
+from index.vector_store import VectorStoreConfig
 from qa.errors import IndexNotFoundError, QAError
 from qa.types import Article, Chunk
 
@@ -49,6 +51,7 @@ class IndexReport:
     segments: int = 0  # vector segments live after the write
     tombstones: int = 0  # tombstoned chunks live after the write
     generation: int = 0  # number of the store's last committed write
+    mirrored: int = 0  # chunks copied into the external vector store (QA_VECTOR_STORE=milvus) by this run
     compactions: list[dict[str, object]] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
     skipped: list[str] = field(default_factory=list)
@@ -83,6 +86,7 @@ def update_index(
     speakers: SpeakerFinder | None = None,
     compact: bool = True,
     prepared: PreparedArticles | None = None,
+    vector_store: VectorStoreConfig = VectorStoreConfig(),
 ) -> IndexReport:
     """Add or replace articles, delete ids (or, with prune, every article not in upserts), and commit.
 
@@ -93,6 +97,7 @@ def update_index(
     returning (a server leaves them to a background thread). Superseded files are deleted once no reader is opening
     them; with clean_up_in_background, only if none is right now (a later write retries). With prepared, the
     chunks, vectors and sentence notes computed elsewhere (on Dask workers) are used for the articles they cover.
+    With an external vector store, its collection is brought up to the committed write before returning.
     """
     started, written_before = time.perf_counter(), written_bytes()
     directory.mkdir(parents=True, exist_ok=True)
@@ -113,6 +118,8 @@ def update_index(
                     {key: (embedded.vector, embedded.sentences) for key, embedded in vectors.items()}, notes,
                 )
                 writer.publish()
+            if vector_store.external:
+                plan.report.mirrored = _mirror(directory, writer.manifest, vector_store, show_progress)
             plan.report.write_seconds = round(time.perf_counter() - started, 3)
             if compact:
                 plan.report.compactions = [asdict(step) for step in compaction.compact(writer)]
@@ -124,6 +131,17 @@ def update_index(
     written = written_bytes()
     plan.report.bytes_written = written - written_before if written is not None and written_before is not None else None
     return plan.report
+
+
+def _mirror(directory: Path, manifest: Manifest, vector_store: VectorStoreConfig, show_progress: bool) -> int:
+    """Bring the store's Milvus collection up to its last write and drop those of rebuilt stores; the chunks copied."""
+    milvus = MilvusVectors(vector_store, directory, manifest.generation, manifest.dimension)
+    try:
+        report = milvus.sync(manifest.database_path(directory), show_progress)
+        milvus.drop_other_stores(manifest.generation)
+    finally:
+        milvus.close()
+    return report.inserted if report else 0
 
 
 def _open_writer(directory: Path, embedder: Embedder, policy: ChunkingPolicy, rebuild: bool) -> StoreWriter:

@@ -300,6 +300,19 @@ def drop_unused_vectors(connection: sqlite3.Connection, keys: Iterable[str]) -> 
     connection.executemany("DELETE FROM embeddings WHERE key = ?", unused)
 
 
+def chunk_placements(
+    connection: sqlite3.Connection, article_ids: Sequence[str] | None = None
+) -> list[tuple[int, str, str | None]]:
+    """Row id, article id and article date of the chunks of these articles (all when None), in row id order."""
+    sql = "SELECT chunks.rowid, article_id, date FROM chunks JOIN articles ON articles.id = chunks.article_id"
+    if article_ids is None:
+        return connection.execute(sql + " ORDER BY chunks.rowid").fetchall()
+    rows: list[tuple[int, str, str | None]] = []
+    for batch, marks in in_batches(list(article_ids)):
+        rows += connection.execute(sql + f" WHERE article_id IN ({marks})", batch).fetchall()
+    return sorted(rows)
+
+
 def chunk_vectors(
     connection: sqlite3.Connection, dimension: int, rowids: Sequence[int] | None = None
 ) -> tuple[np.ndarray, np.ndarray]:

@@ -19,8 +19,10 @@ from index.speakers import SentenceNote
 from index.files import opening
 from index.manifest import MANIFEST_NAME, Manifest, read_manifest
 from index.segments import Segment, StoreState, changed_since, current_generation, keyword_folder, read_state, segment_file
+from index.milvus_vectors import ARTICLE_LIST_LIMIT, MilvusVectors, filter_expression
+from index.vector_store import VectorStoreConfig
 from index.vectors import FLAT, load_vector_index, search_segments
-from qa.errors import IndexCorruptError, QAError
+from qa.errors import IndexCorruptError, QAError, VectorStoreError
 from qa.types import Article, Outlet, SearchFilters
 
 
@@ -53,6 +55,7 @@ class Reusable:
     manifest: Manifest
     segment_files: Mapping[Path, faiss.Index]
     catalog: tuple[ChunkCatalog, int] | None  # and the generation it is up to date with
+    milvus: MilvusVectors | None = None  # its connection to the store's Milvus collection
 
 
 class IndexSnapshot:
@@ -62,14 +65,24 @@ class IndexSnapshot:
     the live state is read: rows, segments, tombstones and keyword commit all belong to the same committed write,
     whatever writers do meanwhile. A generation of an older format is immutable and read as before."""
 
-    def __init__(self, directory: Path, manifest: Manifest, reuse: Reusable | None = None) -> None:
+    def __init__(
+        self, directory: Path, manifest: Manifest, reuse: Reusable | None = None,
+        vector_store: VectorStoreConfig = VectorStoreConfig(),
+    ) -> None:
         self.directory = directory
         self.manifest = manifest
+        self.vector_store = vector_store
+        self.milvus: MilvusVectors | None = None
         try:
             if manifest.segmented:
                 with opening(directory):
-                    self._open_store(reuse.segment_files if reuse else {})
+                    self._open_store(reuse.segment_files if reuse else {}, vector_store)
             else:
+                if vector_store.external:
+                    raise VectorStoreError(
+                        f"the index at {directory} is of an older format that Milvus cannot serve; convert it with "
+                        f"`qa index --index-dir {directory}` (nothing is re-embedded)"
+                    )
                 self._open_generation()
             self._has_outlets = database.has_outlets(self._connection)  # as of this snapshot's read transaction
         except (RuntimeError, sqlite3.DatabaseError, OSError) as error:
@@ -80,8 +93,20 @@ class IndexSnapshot:
         self._lock = threading.Lock()
         self._catalog: ChunkCatalog | None = None
         self._earlier_catalog = reuse.catalog if reuse and reuse.manifest == manifest else None
+        if vector_store.external:
+            self._open_milvus(reuse.milvus if reuse and reuse.manifest == manifest else None)
 
-    def _open_store(self, reuse: Mapping[Path, faiss.Index]) -> None:
+    def _open_milvus(self, earlier: MilvusVectors | None) -> None:
+        """Reach the store's Milvus collection (through an earlier snapshot's connection when there is one) and
+        bring it up to this snapshot's write if the writer has not yet (it crashed, or runs elsewhere)."""
+        self.milvus = earlier or MilvusVectors(self.vector_store, self.directory, self.manifest.generation, self.manifest.dimension)
+        mirrored = self.milvus.mirrored_generation()
+        if mirrored is None or mirrored < self.state.generation:
+            self.milvus.sync(self.manifest.database_path(self.directory))
+        if earlier is None:
+            self.milvus.load()
+
+    def _open_store(self, reuse: Mapping[Path, faiss.Index], vector_store: VectorStoreConfig) -> None:
         """Checkpoint the write-ahead log as far as older readers allow (with none left, this reader then reads the
         database file alone and the next write can start the log afresh), begin the read transaction, read the state
         it sees, and load the segments and keyword commit it names (reusing segments already loaded: they never
@@ -99,7 +124,7 @@ class IndexSnapshot:
         self.state = read_state(self._connection)
         store = self.manifest.generation
         files = {segment.name: segment_file(self.directory, store, segment.name) for segment in self.state.segments}
-        self.loaded_segments = {
+        self.loaded_segments = {} if vector_store.external else {  # Milvus holds the vectors searched
             segment.name: reuse.get(files[segment.name])
             or load_vector_index(files[segment.name], memory_map=segment.kind != FLAT)
             for segment in self.state.segments
@@ -122,7 +147,8 @@ class IndexSnapshot:
 
     @classmethod
     def open(
-        cls, directory: Path, model: str, dimension: int, retries: int = 3, reuse: Reusable | None = None
+        cls, directory: Path, model: str, dimension: int, retries: int = 3, reuse: Reusable | None = None,
+        vector_store: VectorStoreConfig = VectorStoreConfig(),
     ) -> IndexSnapshot:
         """Open the live state, refusing an index built with another model or format; if a writer replaced the
         files named (a rebuild, a conversion) between reading the manifest and opening them, open the newer ones.
@@ -130,11 +156,11 @@ class IndexSnapshot:
         manifest = read_manifest(directory)
         manifest.check_compatible(directory, model, dimension)
         try:
-            return cls(directory, manifest, reuse)
+            return cls(directory, manifest, reuse, vector_store)
         except IndexCorruptError:
             if retries == 0 or read_manifest(directory) == manifest:
                 raise
-            return cls.open(directory, model, dimension, retries - 1, reuse)
+            return cls.open(directory, model, dimension, retries - 1, reuse, vector_store)
 
     def is_current(self) -> bool:
         """False once a write has been committed after this snapshot's, or another store or generation published."""
@@ -150,7 +176,9 @@ class IndexSnapshot:
 
     @property
     def size(self) -> int:
-        """Number of live vectors: those the segments hold less the tombstoned ones."""
+        """Number of live vectors: those the segments hold less the tombstoned ones (in Milvus: the live chunks)."""
+        if self.milvus is not None:
+            return self.state.chunks
         return sum(int(index.ntotal) for index in self.loaded_segments.values()) - len(self.state.tombstones)
 
     @property
@@ -158,9 +186,25 @@ class IndexSnapshot:
         """Number of articles."""
         return self.state.articles
 
-    def dense(self, query: np.ndarray, k: int, allowed: np.ndarray | None) -> list[tuple[int, float]]:
-        """Top-k live chunks by cosine similarity, over every segment."""
+    def dense(
+        self, query: np.ndarray, k: int, allowed: np.ndarray | None, filters: SearchFilters | None = None
+    ) -> list[tuple[int, float]]:
+        """Top-k live chunks by cosine similarity, among those the allowed mask marks (all when None): over every
+        segment, or in Milvus with the filters the mask came from pushed down into its search."""
+        if self.milvus is not None:
+            expression = filter_expression(filters, self._source_articles(filters)) if filters else ""
+            return self.milvus.search(query, k, expression, allowed if allowed is not None else self._live_mask())
         return search_segments(list(self.loaded_segments.values()), query, k, allowed, self.state.tombstones, self._live_mask)
+
+    def _source_articles(self, filters: SearchFilters) -> tuple[str, ...] | None:
+        """The ids of the articles the source filter allows, when it names sources and they are few enough to list
+        in a Milvus expression; else None (the mask applies it after the search)."""
+        if not filters.sources:
+            return None
+        matching = self.catalog.allowed_articles(SearchFilters(sources=filters.sources))
+        if matching is None or int(matching.sum()) > ARTICLE_LIST_LIMIT:
+            return None
+        return self.catalog.article_ids(matching)
 
     def _live_mask(self) -> np.ndarray:
         """A mask over chunk row ids marking the live ones."""
@@ -250,7 +294,7 @@ class IndexSnapshot:
         } if self.manifest.segmented else {}
         with self._lock:
             catalog = (self._catalog, self.state.generation) if self._catalog is not None else self._earlier_catalog
-        return Reusable(self.manifest, files, catalog)
+        return Reusable(self.manifest, files, catalog, self.milvus)
 
     def chunks(self, rowids: list[int]) -> dict[int, ChunkRow]:
         """Chunks with their article metadata, by row id."""

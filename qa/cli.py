@@ -395,13 +395,14 @@ def _print_report(report: IndexReport, as_json: bool) -> None:
             **counts, "embedded": report.embedded, "bytes_written": report.bytes_written,
             "write_seconds": report.write_seconds, "generation": report.generation, "segments": report.segments,
             "tombstones": report.tombstones, "tombstoned": report.tombstoned, "compactions": report.compactions,
-            "errors": report.errors, "skipped": report.skipped,
+            "mirrored": report.mirrored, "errors": report.errors, "skipped": report.skipped,
         }))
     else:
         click.echo(
             f"{report.added} added, {report.updated} updated, {report.removed} removed, {report.unchanged} unchanged; "
             f"{report.chunks} chunks ({report.embedded} embedded) in {report.seconds:.1f} s; "
             f"{report.segments} segments, {report.tombstones} tombstones"
+            + (f"; {report.mirrored} chunks copied into Milvus" if report.mirrored else "")
         )
     for skipped in report.skipped:
         click.echo(f"warning: {skipped}", err=True)

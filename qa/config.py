@@ -10,6 +10,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from index.backends import Backend
 from index.chunking import ChunkContext
 from index.embedder import DEFAULT_MODEL
+from index.vector_store import VectorStoreConfig, VectorStoreKind
 
 
 def default_seeds_dir() -> Path:
@@ -75,7 +76,30 @@ class Settings(BaseSettings):
         description="Where `qa index` chunks and embeds: a Dask scheduler (tcp://HOST:8786) or local:N for N local "
         "worker processes on 127.0.0.1; unset, in this process.",
     )
+    vector_store: VectorStoreKind = Field(
+        default="faiss",
+        description="Where chunk vectors are searched: faiss (segments in the index folder) or milvus (QA_MILVUS_URI).",
+    )
+    milvus_uri: str = Field(
+        default="",
+        description="With QA_VECTOR_STORE=milvus: a Milvus Lite file (a path ending in .db; empty: milvus.db in the "
+        "index folder, one process at a time) or a Milvus server (http://HOST:19530).",
+    )
+    milvus_collection: str = Field(
+        default="qa_chunks", pattern=r"^[A-Za-z_][A-Za-z0-9_]{0,200}$",
+        description="Collection name prefix (the store number is appended); give each index its own on a shared server.",
+    )
+    milvus_index: str = Field(
+        default="FLAT", description="Milvus index type over the vectors: FLAT (exact, as FAISS here), HNSW, IVF_FLAT…"
+    )
+    milvus_token: SecretStr | None = Field(default=None, description="Milvus server token (user:password or API key).")
     watch_debounce_ms: int = Field(default=200, ge=0, description="A watched folder's changes are gathered this long.")
+
+    @property
+    def vector_store_config(self) -> VectorStoreConfig:
+        """The vector store settings as the index layer takes them."""
+        token = self.milvus_token.get_secret_value() if self.milvus_token else ""
+        return VectorStoreConfig(self.vector_store, self.milvus_uri, self.milvus_collection, self.milvus_index, token)
 
     @property
     def allowed_fetch_hosts(self) -> tuple[str, ...]:

@@ -59,3 +59,7 @@ class RobotsDisallowedError(FetchRefusedError):
 
 class SharedStateError(QAError):
     """The Redis that replicas share (QA_REDIS_URL) cannot be reached."""
+
+
+class VectorStoreError(QAError):
+    """The external vector store (QA_VECTOR_STORE=milvus) cannot be reached or used."""

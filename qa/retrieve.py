@@ -78,7 +78,7 @@ def retrieve(
     article_keyword: dict[str, float] = {}
     terms = snapshot.keyword_terms(question) if policy.keyword_weight > 0 else []
     for searched in searches:
-        dense.update(snapshot.dense(query_vector, pool, snapshot.allowed_ids(searched)))
+        dense.update(snapshot.dense(query_vector, pool, snapshot.allowed_ids(searched), searched))
         if terms:
             keyword.update(snapshot.keyword(terms, pool, searched))
             if policy.article_keyword_share > 0:

@@ -142,6 +142,7 @@ class QAService:
                 self.index_dir, self.embedder, self.chunking, loaded.articles,
                 prune=prune and not loaded.errors, show_progress=show_progress, rebuild=rebuild,
                 speakers=SpeakerFinder(processes=min(2, os.cpu_count() or 1) if parallel else 1), prepared=prepared,
+                vector_store=self.settings.vector_store_config,
             )
         report.errors, report.skipped = loaded.errors, loaded.skipped
         if dask:
@@ -166,7 +167,8 @@ class QAService:
         """Add or replace articles; they are searchable when this returns."""
         with self._write_lock:
             report = update_index(
-                self.index_dir, self.embedder, self.chunking, articles, clean_up_in_background=True, compact=False
+                self.index_dir, self.embedder, self.chunking, articles, clean_up_in_background=True, compact=False,
+                vector_store=self.settings.vector_store_config,
             )
         self._written(report, compact_later=True)
         return report
@@ -180,7 +182,7 @@ class QAService:
                 raise ArticleNotFoundError(f"no article with id {', '.join(map(repr, missing))} in the index")
             report = update_index(
                 self.index_dir, self.embedder, self.chunking, deletes=article_ids, clean_up_in_background=True,
-                compact=False,
+                compact=False, vector_store=self.settings.vector_store_config,
             )
         self._written(report, compact_later=True)
         return report
@@ -321,7 +323,10 @@ class QAService:
                 # let go of the old snapshot first: its read transaction ends now (or when the last request holding
                 # it finishes), so the new one can start after a full checkpoint and the log does not grow
                 reuse, self._snapshot = (self._snapshot.reusable() if self._snapshot else None), None
-                self._snapshot = IndexSnapshot.open(self.index_dir, embedder.name, embedder.dimension, reuse=reuse)
+                self._snapshot = IndexSnapshot.open(
+                    self.index_dir, embedder.name, embedder.dimension, reuse=reuse,
+                    vector_store=self.settings.vector_store_config,
+                )
             return self._snapshot
 
     def _retrieve(

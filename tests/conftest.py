@@ -1,4 +1,5 @@
-"""Shared fixtures: an isolated environment, a fake embedder, the real model loaded once."""
+"""Shared fixtures: an isolated environment, a fake embedder, the real model loaded once, and the vector store the
+index uses (modules marked `both_stores` run every test against the FAISS segments and against Milvus Lite)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from index.embedder import HashingEmbedder, SentenceTransformerEmbedder
+from index.vector_store import VECTOR_STORES, VectorStoreKind
 from qa.config import Settings
 from qa.service import QAService
 
@@ -30,10 +32,33 @@ def isolated_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Non
     monkeypatch.chdir(tmp_path)
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    """Declare the marker that runs a module against both vector stores."""
+    config.addinivalue_line("markers", "both_stores: run against the FAISS segments and against Milvus Lite")
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """Tests marked both_stores (and the services they use) run once per vector store."""
+    if "vector_store" in metafunc.fixturenames and metafunc.definition.get_closest_marker("both_stores"):
+        metafunc.parametrize("vector_store", VECTOR_STORES, indirect=True, scope="session")
+
+
+@pytest.fixture(scope="session")
+def vector_store(request: pytest.FixtureRequest) -> Iterator[VectorStoreKind]:
+    """The vector store of the indexes a test builds: faiss unless the test is marked both_stores. The Milvus Lite
+    servers a store's tests started (one per index file, in this process) are stopped when they are done."""
+    kind: VectorStoreKind = getattr(request, "param", "faiss")
+    yield kind
+    if kind == "milvus":
+        from milvus_lite.server_manager import server_manager_instance
+
+        server_manager_instance.release_all()
+
+
 @pytest.fixture
-def settings(tmp_path: Path) -> Settings:
+def settings(tmp_path: Path, vector_store: VectorStoreKind) -> Settings:
     """Settings with a private index directory and the shipped seeds (the fake embedder's cosines are not calibrated)."""
-    return Settings(index_dir=tmp_path / "index", seeds_dir=SEEDS, min_confidence=-1.0)
+    return Settings(index_dir=tmp_path / "index", seeds_dir=SEEDS, min_confidence=-1.0, vector_store=vector_store)
 
 
 @pytest.fixture
@@ -55,10 +80,13 @@ def real_embedder() -> SentenceTransformerEmbedder:
 
 
 @pytest.fixture(scope="session")
-def real_service(tmp_path_factory: pytest.TempPathFactory, real_embedder: SentenceTransformerEmbedder) -> QAService:
+def real_service(
+    tmp_path_factory: pytest.TempPathFactory, real_embedder: SentenceTransformerEmbedder, vector_store: VectorStoreKind
+) -> QAService:
     """A service with the real model over an index of the seeds."""
     directory = tmp_path_factory.mktemp("real-index")
-    service = QAService(Settings(index_dir=directory / "index", seeds_dir=SEEDS), embedder=real_embedder)
+    settings = Settings(index_dir=directory / "index", seeds_dir=SEEDS, vector_store=vector_store)
+    service = QAService(settings, embedder=real_embedder)
     service.ensure_index()
     return service
 

@@ -24,6 +24,8 @@ from qa.service import QAService
 from qa.types import Article, Outlet, SearchFilters
 from tests.legacy_index import as_generation
 
+pytestmark = pytest.mark.both_stores  # run against the FAISS segments and against Milvus Lite
+
 WIRE_TEXT = "A strong earthquake struck the coast of Marlow on Monday. Rescue teams searched the collapsed houses overnight."
 OUTLETS = (Outlet("AP", "https://apnews.example/quake", date(2024, 3, 4)), Outlet("BBC News"))
 OUTLETS_JSON = [

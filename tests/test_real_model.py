@@ -1,4 +1,4 @@
-"""End to end with the real all-MiniLM-L6-v2 and real FAISS on the shipped seed article."""
+"""End to end with the real all-MiniLM-L6-v2, on real FAISS and on Milvus Lite, on the shipped seed article."""
 
 from __future__ import annotations
 
@@ -8,8 +8,13 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
+from index.vector_store import VectorStoreKind
 from qa.service import QAService
 from tests.conftest import GCC_QUESTION, REPO, SEED_ID
+
+pytestmark = pytest.mark.both_stores  # run against the FAISS segments and against Milvus Lite
 
 
 def test_gcc_question_cites_the_gcc_passage(real_service: QAService) -> None:
@@ -33,12 +38,12 @@ def test_search_ranks_the_gcc_chunk_first(real_service: QAService) -> None:
     assert real_service.article(SEED_ID).text[top.start : top.end] == top.text
 
 
-def test_readme_main_command_from_a_fresh_directory(tmp_path: Path) -> None:
+def test_readme_main_command_from_a_fresh_directory(tmp_path: Path, vector_store: VectorStoreKind) -> None:
     """`qa ask` with no index builds one from seeds/ and answers with the cited GCC passage."""
     environment = {key: value for key, value in os.environ.items() if not key.startswith("QA_")}
     result = subprocess.run(
         [sys.executable, "-m", "qa", "ask", GCC_QUESTION, "--json"],
-        cwd=REPO, env={**environment, "QA_INDEX_DIR": str(tmp_path / "index")},
+        cwd=REPO, env={**environment, "QA_INDEX_DIR": str(tmp_path / "index"), "QA_VECTOR_STORE": vector_store},
         capture_output=True, text=True, timeout=300, check=True,
     )
     data = json.loads(result.stdout)

@@ -8,6 +8,8 @@ from qa.evaluate import opens_with_unresolved_pronoun
 from qa.service import QAService
 from tests.conftest import SEED_ID
 
+pytestmark = pytest.mark.both_stores  # run against the FAISS segments and against Milvus Lite
+
 ANSWERABLE = [
     ("Who did Putin speak with on the phone?", "spoke via telephone with his Iranian counterpart, Masoud Pezeshkian"),
     ("What did Russia say about the GCC?", "constant contact with Gulf Cooperation Council (GCC)"),

@@ -14,6 +14,8 @@ from qa.errors import ArticleNotFoundError, InvalidQuestionError
 from qa.service import QAService
 from qa.types import SearchFilters
 
+pytestmark = pytest.mark.both_stores  # run against the FAISS segments and against Milvus Lite
+
 
 @pytest.fixture
 def news(tmp_path: Path) -> Path:

@@ -34,7 +34,8 @@ def seed_index(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture
 def fake_service(settings: Settings, fake_embedder: HashingEmbedder, seed_index: Path) -> QAService:
-    """A service over the fake embedder, starting from a private copy of the seed index."""
+    """A service over the fake embedder, starting from a private copy of the seed index (with Milvus, its collection
+    is filled from the copy when the service first opens it)."""
     shutil.copytree(seed_index, settings.index_dir)
     return QAService(settings, embedder=fake_embedder)
 

@@ -6,12 +6,15 @@ import json
 from typing import Any
 
 import httpx
+import pytest
 
 from api.schemas import AnswerOut
 from api.sse import answer_pieces
 from qa.serialize import answer_to_dict
 from qa.service import QAService
 from tests.conftest import GCC_QUESTION, SEED_ID
+
+pytestmark = pytest.mark.both_stores  # run against the FAISS segments and against Milvus Lite
 
 
 def _shape(value: Any) -> Any:
@@ -119,3 +122,10 @@ def test_answer_pieces_join_back_to_the_answer() -> None:
     assert "".join(pieces) == text
     assert pieces[0] == "First claim. [1]" and len(pieces) == 4
     assert answer_pieces("No markers at all.") == ["No markers at all."]
+
+
+def test_the_server_searches_the_configured_vector_store(client: httpx.Client, fake_service: QAService, vector_store: str) -> None:
+    ready = client.get("/readyz").json()
+    assert ready["vector_store"] == vector_store and ready["chunks"] == fake_service.snapshot().size > 0
+    assert (fake_service.snapshot().milvus is not None) == (vector_store == "milvus")
+    assert not fake_service.snapshot().loaded_segments if vector_store == "milvus" else fake_service.snapshot().loaded_segments

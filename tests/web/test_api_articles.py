@@ -10,6 +10,8 @@ import pytest
 from index.build import written_bytes
 from tests.conftest import SEED_ID
 
+pytestmark = pytest.mark.both_stores  # run against the FAISS segments and against Milvus Lite
+
 MARLOW = {
     "id": "marlow-flood",
     "title": "Flood in Marlow",

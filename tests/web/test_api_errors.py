@@ -18,6 +18,8 @@ from qa.service import QAService
 from tests.web.conftest import OpenClient
 from tests.web.servers import serve_in_thread
 
+pytestmark = pytest.mark.both_stores  # run against the FAISS segments and against Milvus Lite
+
 
 def _error(response: httpx.Response, status: int, code: str) -> dict[str, Any]:
     """Check the status and the documented error shape; the error object."""
