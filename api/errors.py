@@ -24,6 +24,7 @@ from qa.errors import (
     IndexNotFoundError,
     InvalidQuestionError,
     QAError,
+    VectorStoreError,
 )
 
 logger = logging.getLogger("qa.api")
@@ -35,6 +36,7 @@ LIBRARY_ERRORS: tuple[tuple[type[QAError], int, str], ...] = (
     (IndexNotFoundError, 503, "index_unavailable"),
     (IndexCorruptError, 503, "index_unavailable"),
     (IndexMismatchError, 503, "index_unavailable"),
+    (VectorStoreError, 503, "vector_store_unavailable"),
     (QAError, 503, "service_unavailable"),
 )
 

@@ -4,6 +4,7 @@ gets its own collection; a Milvus server shared by several processes; clear erro
 
 from __future__ import annotations
 
+import os
 import random
 import subprocess
 import sys
@@ -12,13 +13,17 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from fastapi.testclient import TestClient
 from milvus_lite.server_manager import server_manager_instance
 from pymilvus import MilvusClient
 
+from api.app import create_app
+from api.settings import ApiSettings
 from index.articles import make_article
 from index.build import update_index
 from index.chunking import ChunkingPolicy
 from index.embedder import HashingEmbedder
+from index.manifest import read_manifest
 from index.milvus_vectors import MilvusVectors, filter_expression
 from index.store import IndexSnapshot
 from index.vector_store import VectorStoreConfig
@@ -88,6 +93,11 @@ def _collection_count(snapshot: IndexSnapshot) -> int:
     assert snapshot.milvus is not None
     client, name = snapshot.milvus.client, snapshot.milvus.collection
     return int(client.query(name, filter="", output_fields=["count(*)"])[0]["count(*)"])
+
+
+def _environment() -> dict[str, str]:
+    """This process's environment without QA_ settings."""
+    return {key: value for key, value in os.environ.items() if not key.startswith("QA_")}
 
 
 def test_filter_expression_pushes_dates_sources_and_exclusions_down() -> None:
@@ -170,18 +180,10 @@ def test_a_write_milvus_missed_is_caught_up_when_the_index_is_opened(tmp_path: P
     expected = _hits(_snapshot(tmp_path, VectorStoreConfig()), "gas pipeline talks border", SearchFilters())
     assert _same_hits(_hits(snapshot, "gas pipeline talks border", SearchFilters()), expected)
     assert _collection_count(snapshot) == snapshot.state.chunks
-    report = mirror.sync(read_manifest_path(tmp_path))
-    assert report is None  # already current
+    assert mirror.sync(read_manifest(tmp_path).database_path(tmp_path)) is None  # already current
     mirror.client.drop_collection(mirror.collection)  # lost entirely: reloaded from the store
     reopened = _snapshot(tmp_path, MILVUS)
     assert _collection_count(reopened) == reopened.state.chunks
-
-
-def read_manifest_path(directory: Path) -> Path:
-    """The live store's database."""
-    from index.manifest import read_manifest
-
-    return read_manifest(directory).database_path(directory)
 
 
 def test_a_rebuilt_store_gets_its_own_collection_and_the_old_one_goes(tmp_path: Path) -> None:
@@ -196,7 +198,7 @@ def test_a_rebuilt_store_gets_its_own_collection_and_the_old_one_goes(tmp_path: 
 
 def test_a_milvus_server_is_shared_by_processes(tmp_path: Path) -> None:
     """A `qa index` process writes through a Milvus server while this process serves from it (a Milvus Lite file
-    allows one process only)."""
+    allows one process only); once the server is gone, searches fail with a 503 that names QA_MILVUS_URI."""
     with milvus_server(tmp_path / "milvus-data") as uri:
         settings = Settings(index_dir=tmp_path / "index", vector_store="milvus", milvus_uri=uri, milvus_collection="newsroom")
         reader = QAService(settings, embedder=HashingEmbedder())
@@ -215,13 +217,12 @@ def test_a_milvus_server_is_shared_by_processes(tmp_path: Path) -> None:
         top = reader.search("pilots of the airline walked out", 1)[0]
         assert top.title == "Airline strike" and top.date == date(2024, 3, 9)
         assert MilvusClient(uri=uri).list_collections() == ["newsroom_000001"]
-
-
-def _environment() -> dict[str, str]:
-    """This process's environment without QA_ settings."""
-    import os
-
-    return {key: value for key, value in os.environ.items() if not key.startswith("QA_")}
+    with pytest.raises(VectorStoreError, match="failed to search .*check that it is running and QA_MILVUS_URI"):
+        reader.search("pilots of the airline walked out", 1)
+    with TestClient(create_app(reader, ApiSettings(rate_limit_per_minute=0))) as client:
+        response = client.post("/v1/search", json={"question": "pilots of the airline"})
+    assert response.status_code == 503 and response.json()["code"] == "vector_store_unavailable"
+    assert "QA_MILVUS_URI" in response.json()["message"]
 
 
 def test_a_milvus_lite_file_open_in_another_process_is_a_clear_error(tmp_path: Path) -> None:
