@@ -8,6 +8,7 @@ import os
 import random
 import subprocess
 import sys
+from contextlib import ExitStack
 from datetime import date, timedelta
 from pathlib import Path
 
@@ -197,32 +198,36 @@ def test_a_rebuilt_store_gets_its_own_collection_and_the_old_one_goes(tmp_path: 
 
 
 def test_a_milvus_server_is_shared_by_processes(tmp_path: Path) -> None:
-    """A `qa index` process writes through a Milvus server while this process serves from it (a Milvus Lite file
-    allows one process only); once the server is gone, searches fail with a 503 that names QA_MILVUS_URI."""
-    with milvus_server(tmp_path / "milvus-data") as uri:
+    """A `qa index` process writes through a Milvus server while this process serves from it over HTTP (a Milvus Lite
+    file allows one process only); once the server is gone, searches fail with a 503 that names QA_MILVUS_URI."""
+    with ExitStack() as stack:
+        uri = stack.enter_context(milvus_server(tmp_path / "milvus-data"))
         settings = Settings(index_dir=tmp_path / "index", vector_store="milvus", milvus_uri=uri, milvus_collection="newsroom")
         reader = QAService(settings, embedder=HashingEmbedder())
         reader.upsert_articles(_corpus(6))
-        (tmp_path / "drop").mkdir()
-        (tmp_path / "drop" / "late.txt").write_text(" date 2024-03-09 Airline strike\n\nPilots of the airline walked out over pay.\n", encoding="utf-8")
-        environment = {"QA_INDEX_DIR": str(settings.index_dir), "QA_VECTOR_STORE": "milvus", "QA_MILVUS_URI": uri,
-                       "QA_MILVUS_COLLECTION": "newsroom", "QA_EMBED_BACKEND": "torch", "HF_HUB_OFFLINE": "1"}
-        script = (  # `qa index --no-prune`, with the fake embedder the index was built with
-            "import sys; from pathlib import Path; from index.embedder import HashingEmbedder; from qa.config import Settings; "
-            "from qa.service import QAService; "
-            "QAService(Settings(), embedder=HashingEmbedder()).index_paths([Path(sys.argv[1])], prune=False)"
-        )
-        subprocess.run([sys.executable, "-c", script, str(tmp_path / "drop")], check=True, cwd=REPO, timeout=120,
-                       env={**_environment(), **environment})
-        top = reader.search("pilots of the airline walked out", 1)[0]
-        assert top.title == "Airline strike" and top.date == date(2024, 3, 9)
-        assert MilvusClient(uri=uri).list_collections() == ["newsroom_000001"]
-    with pytest.raises(VectorStoreError, match="failed to search .*check that it is running and QA_MILVUS_URI"):
-        reader.search("pilots of the airline walked out", 1)
-    with TestClient(create_app(reader, ApiSettings(rate_limit_per_minute=0))) as client:
-        response = client.post("/v1/search", json={"question": "pilots of the airline"})
-    error = response.json()["error"]
-    assert response.status_code == 503 and error["code"] == "vector_store_unavailable" and "QA_MILVUS_URI" in error["message"]
+        app = create_app(reader, ApiSettings(rate_limit_per_minute=0))
+        with TestClient(app) as client:
+            assert app.state.api.readiness.wait(60), app.state.api.readiness.error
+            (tmp_path / "drop").mkdir()
+            (tmp_path / "drop" / "late.txt").write_text(" date 2024-03-09 Airline strike\n\nPilots of the airline walked out over pay.\n", encoding="utf-8")
+            environment = {"QA_INDEX_DIR": str(settings.index_dir), "QA_VECTOR_STORE": "milvus", "QA_MILVUS_URI": uri,
+                           "QA_MILVUS_COLLECTION": "newsroom", "HF_HUB_OFFLINE": "1"}
+            script = (  # `qa index --no-prune`, with the fake embedder the index was built with
+                "import sys; from pathlib import Path; from index.embedder import HashingEmbedder; from qa.config import Settings; "
+                "from qa.service import QAService; "
+                "QAService(Settings(), embedder=HashingEmbedder()).index_paths([Path(sys.argv[1])], prune=False)"
+            )
+            subprocess.run([sys.executable, "-c", script, str(tmp_path / "drop")], check=True, cwd=REPO, timeout=120,
+                           env={**_environment(), **environment})
+            top = client.post("/v1/search", json={"question": "pilots of the airline walked out", "k": 1}).json()["passages"][0]
+            assert top["title"] == "Airline strike" and top["date"] == "2024-03-09"
+            assert MilvusClient(uri=uri).list_collections() == ["newsroom_000001"]
+            stack.close()  # the Milvus server stops
+            response = client.post("/v1/search", json={"question": "pilots of the airline"})
+        error = response.json()["error"]
+        assert response.status_code == 503 and error["code"] == "vector_store_unavailable" and "QA_MILVUS_URI" in error["message"]
+        with pytest.raises(VectorStoreError, match="failed to search .*check that it is running and QA_MILVUS_URI"):
+            reader.search("pilots of the airline walked out", 1)
 
 
 def test_a_milvus_lite_file_open_in_another_process_is_a_clear_error(tmp_path: Path) -> None:
