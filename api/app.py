@@ -51,7 +51,9 @@ def create_app(
         keys=KeyRing(settings.api_keys, settings.admin_api_keys),
         limiter=RateLimiter(settings.rate_limit_per_minute, service.settings.redis_url),
         readiness=readiness,
-        metrics=Metrics(readiness.index_figures, answer_slots, watcher.figures if watcher else None),
+        metrics=Metrics(
+            readiness.index_figures, answer_slots, watcher.figures if watcher else None, service.query_figures
+        ),
         answer_slots=answer_slots,
         watcher=watcher,
     )

@@ -35,6 +35,12 @@ SOURCE_COUNTERS = {
     "merged": "Wire copies merged into the article they republish (one more outlet listed)",
     "deleted": "Articles deleted because their file was removed",
 }
+QUERY_COUNTERS = {
+    "cache_hits": "Question vectors served from the cache (QA_QUERY_CACHE_SIZE)",
+    "cache_misses": "Question vectors the model had to compute",
+    "model_calls": "Model calls that embedded questions (several questions share one under load)",
+    "embedded": "Questions embedded by those calls",
+}
 
 
 class Metrics:
@@ -45,6 +51,7 @@ class Metrics:
         index_figures: Callable[[], dict[str, int]],
         slots: AnswerSlots,
         source_figures: Callable[[], dict[str, int]] | None = None,
+        query_figures: Callable[[], dict[str, int]] | None = None,
     ) -> None:
         self.registry = CollectorRegistry()
         self.requests = Counter(
@@ -61,6 +68,8 @@ class Metrics:
         self.registry.register(_Counters("qa_index_", WRITE_COUNTERS, index_figures))
         if source_figures is not None:
             self.registry.register(_Counters("qa_source_", SOURCE_COUNTERS, source_figures))
+        if query_figures is not None:
+            self.registry.register(_Counters("qa_query_", QUERY_COUNTERS, query_figures))
         busy = Gauge("qa_answers_in_progress", "Questions being answered now (at most QA_CONCURRENT_ANSWERS).",
                      registry=self.registry)
         waiting = Gauge("qa_answers_waiting", "Questions waiting for an answer slot now.", registry=self.registry)

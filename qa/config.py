@@ -93,6 +93,16 @@ class Settings(BaseSettings):
         default="FLAT", description="Milvus index type over the vectors: FLAT (exact, as FAISS here), HNSW, IVF_FLAT…"
     )
     milvus_token: SecretStr | None = Field(default=None, description="Milvus server token (user:password or API key).")
+    query_cache_size: int = Field(
+        default=10_000, ge=0, description="Question vectors kept for repeated questions (about 1.5 KB each); 0 turns the cache off."
+    )
+    embed_batch_max: int = Field(
+        default=8, ge=1, le=256, description="Most questions embedded in one model call when they arrive together (1: no batching)."
+    )
+    embed_batch_wait_ms: float = Field(
+        default=0.0, ge=0, le=100,
+        description="How long a question that finds the model idle waits for others to share its call.",
+    )
     watch_debounce_ms: int = Field(default=200, ge=0, description="A watched folder's changes are gathered this long.")
 
     @property

@@ -38,6 +38,7 @@ from qa.chat import ConversationStore, Turn, follow_up_vector, resolve_follow_up
 from qa.compactor import BackgroundCompactor, WriteTally
 from qa.config import Settings
 from qa.dask_ingest import prepare_on_dask
+from qa.query_vectors import QueryVectors
 from qa.redis_conversations import RedisConversationStore
 from qa.errors import ArticleNotFoundError, InvalidQuestionError
 from qa.evidence import SentenceVectors
@@ -94,6 +95,7 @@ class QAService:
         self._write_lock = threading.Lock()
         self.writes = WriteTally()
         self._compactor = BackgroundCompactor(settings.index_dir, self._compacted)
+        self._query_vectors: QueryVectors | None = None
 
     @property
     def embedder(self) -> Embedder:
@@ -104,6 +106,26 @@ class QAService:
                     self.settings.model, self.settings.embed_backend, self.settings.onnx_cache_dir
                 )
             return self._embedder
+
+    @property
+    def query_vectors(self) -> QueryVectors:
+        """Question embeddings (cached, batched), set up with the model on first use."""
+        embedder = self.embedder
+        with self._lock:
+            if self._query_vectors is None:
+                settings = self.settings
+                self._query_vectors = QueryVectors(
+                    embedder, settings.query_cache_size, settings.embed_batch_max, settings.embed_batch_wait_ms / 1000
+                )
+            return self._query_vectors
+
+    def query_figures(self) -> dict[str, int]:
+        """Question-vector cache hits and misses, and the model calls that embedded questions (0 before the first)."""
+        vectors = self._query_vectors
+        if vectors is None:
+            return {}
+        tally = vectors.batcher.tally
+        return {"cache_hits": vectors.hits, "cache_misses": vectors.misses, "model_calls": tally.calls, "embedded": tally.texts}
 
     @property
     def index_dir(self) -> Path:
@@ -247,7 +269,7 @@ class QAService:
         if resolved == asked.text:
             vector = self._query_vector(asked.text)
         else:
-            own, context = self.embedder.embed([asked.text, conversation.turns[-1].resolved])
+            own, context = self.query_vectors.embed([asked.text, conversation.turns[-1].resolved])
             vector = follow_up_vector(own, context)
         snapshot = self.snapshot()
         retrieved = self._retrieve(resolved, vector, k, filters, asked.as_of, snapshot, window)
@@ -379,5 +401,5 @@ class QAService:
 
     def _query_vector(self, question: str) -> np.ndarray:
         """The question's embedding."""
-        vector: np.ndarray = self.embedder.embed([question])[0]
+        vector: np.ndarray = self.query_vectors.embed([question])[0]
         return vector

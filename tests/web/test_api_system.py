@@ -114,6 +114,14 @@ def test_metrics_count_requests_by_route_template_and_status(open_client: OpenCl
     assert 'route="/v1/ask"' not in other
 
 
+def test_metrics_count_question_vectors_from_the_cache_and_the_model(client: httpx.Client) -> None:
+    for question in ("GCC", "GCC", "  GCC ", "Iran"):
+        assert client.post("/v1/ask", json={"question": question}).status_code == 200
+    text = client.get("/metrics").text
+    assert _metric(text, "qa_query_cache_hits_total") == 2 and _metric(text, "qa_query_cache_misses_total") == 2
+    assert _metric(text, "qa_query_model_calls_total") == _metric(text, "qa_query_embedded_total") == 2
+
+
 def test_openapi_documents_one_error_shape(client: httpx.Client) -> None:
     schema = client.get("/openapi.json").json()
     assert set(schema["components"]["schemas"]["ErrorOut"]["properties"]) == {"error"}
