@@ -259,7 +259,7 @@ def measure_server(arguments: argparse.Namespace, index_dir: Path, questions: li
     """Start `qa serve`, sweep the connection counts, then sustain and profile the best one as asked."""
     results: dict[str, Any] = {}
     with tempfile.TemporaryDirectory(prefix="qa-http-bench-") as scratch, \
-            serving.serve(index_dir, arguments.cache_dir / "serve.log") as served:
+            serving.serve(index_dir, arguments.cache_dir / "serve.log", settings=serving.server_settings(arguments.server_setting)) as served:
         bodies = write_bodies(questions, Path(scratch))
         results["serve_ready_s"] = round(served.ready_seconds, 2)
         print(f"serve ready s: {served.ready_seconds:.2f} ({served.base_url}, pid {served.pid})", flush=True)
@@ -290,6 +290,7 @@ def main() -> None:
     embedder = query_embedder()
     ceiling = query_embedding_ceiling(embedder, questions, arguments.ceiling_seconds, "before")
     results = {"machine": description, "quiet_at_start": quiet, "questions": len(questions), "index_dir": str(index_dir),
+               "server_settings": serving.server_settings(arguments.server_setting),
                **measure_server(arguments, index_dir, questions)}
     ceiling += query_embedding_ceiling(embedder, questions, arguments.ceiling_seconds, "after")
     results.update(query_embedding=ceiling, ceiling=(best_ceiling := ceiling_of(ceiling)))

@@ -9,7 +9,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -102,15 +102,18 @@ def ensure_index(cache_dir: Path, sources: Sequence[Path]) -> Path:
 
 
 @contextmanager
-def serve(index_dir: Path, log_path: Path, timeout: float = 300) -> Iterator[Served]:
-    """`qa serve` on a free loopback port with default settings until /readyz is 200; stopped on exit."""
+def serve(
+    index_dir: Path, log_path: Path, timeout: float = 300, settings: Mapping[str, str] | None = None
+) -> Iterator[Served]:
+    """`qa serve` on a free loopback port with default settings (but these QA_* settings) until /readyz is 200;
+    stopped on exit."""
     port = free_port()
     command = [sys.executable, "-m", "qa", "serve", "--host", LOOPBACK, "--port", str(port)]
     log_path.parent.mkdir(parents=True, exist_ok=True)
     with log_path.open("wb") as log:
         started = time.perf_counter()
-        process = subprocess.Popen(command, cwd=log_path.parent, env=server_environment(index_dir), stdout=log,
-                                   stderr=subprocess.STDOUT)
+        environment = {**server_environment(index_dir), **(settings or {})}
+        process = subprocess.Popen(command, cwd=log_path.parent, env=environment, stdout=log, stderr=subprocess.STDOUT)
         try:
             base_url = f"http://{LOOPBACK}:{port}"
             wait_until_ready(base_url, timeout, process, log_path)
@@ -171,3 +174,15 @@ def add_common_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--max-load", type=float, default=1.5, help="Wait for the 1-minute load to drop to this.")
     parser.add_argument("--patience", type=float, default=300.0, help="Seconds to wait for a quiet machine.")
     parser.add_argument("--json", type=Path, default=None, help="Write the results here as JSON.")
+    parser.add_argument(
+        "--server-setting", action="append", default=[], metavar="QA_NAME=VALUE",
+        help="A setting for the server (repeatable), e.g. QA_QUERY_CACHE_SIZE=0 to embed every question.",
+    )
+
+
+def server_settings(pairs: Sequence[str]) -> dict[str, str]:
+    """--server-setting QA_NAME=VALUE pairs as a mapping."""
+    settings = dict(pair.split("=", 1) for pair in pairs)
+    if not all(name.startswith("QA_") for name in settings):
+        raise SystemExit("--server-setting takes QA_NAME=VALUE")
+    return settings

@@ -99,6 +99,22 @@ class ChunkCatalog:
                 owners[rowid] = ChunkOwner(self._ids[number], date.fromordinal(day) if day != _UNDATED else None)
         return owners
 
+    def chunk_articles(self, rowids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Each chunk's article slot (-1 where this state holds no such chunk) and that article's day as an ordinal
+        (-1 when undated or unknown), as arrays."""
+        rowids = np.asarray(rowids, dtype=np.int64)
+        slots = np.full(len(rowids), -1, dtype=np.int64)
+        inside = (rowids >= 0) & (rowids < len(self._article_of))
+        slots[inside] = self._article_of[rowids[inside]]
+        days = np.full(len(rowids), _UNDATED, dtype=np.int64)
+        known = slots >= 0
+        days[known] = self._days[slots[known]]
+        return slots, days
+
+    def slot_ids(self, slots: np.ndarray) -> list[str]:
+        """The ids of the articles in these slots."""
+        return [self._ids[slot] for slot in slots.tolist()]
+
     def allowed_articles(self, filters: SearchFilters) -> np.ndarray | None:
         """Which articles pass the filters (a mask in catalog order), or None when all of them do."""
         passing = self._alive.copy()

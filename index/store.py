@@ -266,6 +266,14 @@ class IndexSnapshot:
             return None
         return self.catalog.allowed_chunks(filters)
 
+    def chunk_articles(self, rowids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Each chunk's article slot (-1 when not held) and its article's day ordinal (-1 undated), from memory."""
+        return self.catalog.chunk_articles(rowids)
+
+    def article_ids_at(self, slots: np.ndarray) -> list[str]:
+        """The article ids of catalog slots (as chunk_articles gives them)."""
+        return self.catalog.slot_ids(slots)
+
     def owners(self, rowids: Iterable[int]) -> dict[int, ChunkOwner]:
         """The article (id and date) of each chunk, from memory."""
         return self.catalog.owners(rowids)

@@ -3,14 +3,13 @@ wants, and one long article must not crowd the list), with an optional recency p
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from datetime import date
 
 import numpy as np
 
-from index.catalog import ChunkOwner
 from index.store import ChunkRow, IndexSnapshot
+from qa.ranking import Weights, rank_articles
 from qa.types import Passage, SearchFilters, TimeWindow
 
 
@@ -83,35 +82,18 @@ def retrieve(
             keyword.update(snapshot.keyword(terms, pool, searched))
             if policy.article_keyword_share > 0:
                 article_keyword.update(snapshot.keyword_articles(terms, max(k, policy.article_candidates), searched))
-    owners = snapshot.owners(dense.keys() | keyword.keys())
-    chunk_scores = {rowid: score for rowid, score in fuse(dense, keyword, policy.keyword_weight).items() if rowid in owners}
-    by_article = _group(chunk_scores, owners)
-    scores = relevance = article_scores(by_article, dense, keyword, article_keyword, policy)
-    bonus: dict[str, float] = {}
-    if preferred and policy.recency_weight > 0:
-        bonus = {
-            article_id: policy.recency_weight * closeness(owners[by_article[article_id][0]].date, preferred, policy)
-            for article_id in scores
-        }
-        scores = {article_id: score + bonus[article_id] for article_id, score in scores.items()}
-    ranked = sorted(scores, key=lambda article_id: scores[article_id], reverse=True)
-    chosen = _passages(ranked, by_article, k, policy.passages_per_article)
+    weights = Weights(policy.keyword_weight, policy.article_keyword_share, policy.recency_weight, policy.recency_half_life_days)
+    articles = rank_articles(snapshot, dense, keyword, article_keyword, weights, preferred)
+    chosen = _passages(articles.ranked, articles.chunks, k, policy.passages_per_article)
     rows = snapshot.chunks(chosen)
     chosen = [rowid for rowid in chosen if rowid in rows]
-    passages = [to_passage(rows[rowid], scores[rows[rowid].article_id]) for rowid in chosen]
+    passages = [to_passage(rows[rowid], articles.score(rows[rowid].article_id)) for rowid in chosen]
     missing = [rowid for rowid in chosen if rowid not in dense]
     if missing:
         dense.update(zip(missing, (snapshot.vectors_for(missing) @ query_vector).tolist(), strict=True))
     cosines = {passage.chunk_id: dense[rowid] for passage, rowid in zip(passages, chosen, strict=True)}
-    return Retrieved(passages, cosines, relevance, bonus)
+    return Retrieved(passages, cosines, articles.relevance, articles.bonus)
 
-
-def closeness(published: date | None, window: TimeWindow, policy: RetrievalPolicy) -> float:
-    """1 for an article inside the window, halving every half-life of days it lies outside; 0 when undated (a slower
-    decay after the window, for news written after a period, measured worse on rtqa: docs/benchmarks.md)."""
-    if published is None:
-        return 0.0
-    return float(0.5 ** (window.distance(published) / policy.recency_half_life_days))
 
 
 def _preferred_days(window: TimeWindow | None, as_of: date | None) -> TimeWindow | None:
@@ -132,35 +114,6 @@ def _within(filters: SearchFilters, window: TimeWindow) -> SearchFilters | None:
         return None
     return replace(filters, since=since, until=until)
 
-
-def article_scores(
-    by_article: dict[str, list[int]],
-    dense: dict[int, float],
-    keyword: dict[int, float],
-    article_keyword: dict[str, float],
-    policy: RetrievalPolicy,
-) -> dict[str, float]:
-    """Each candidate article's evidence, standardised over the candidates and weighted: its best chunk cosine, and for
-    keywords its best chunk's BM25 and its whole-article BM25 (a story told across paragraphs); an article missing
-    from a list gets that list's lowest standardised score."""
-    best_dense = {article_id: _best(dense, rowids) for article_id, rowids in by_article.items()}
-    best_keyword = {article_id: _best(keyword, rowids) for article_id, rowids in by_article.items()}
-    signals = [
-        (1 - policy.keyword_weight, {article_id: score for article_id, score in best_dense.items() if score is not None}),
-        (policy.keyword_weight * (1 - policy.article_keyword_share),
-         {article_id: score for article_id, score in best_keyword.items() if score is not None}),
-        (policy.keyword_weight * policy.article_keyword_share,
-         {article_id: article_keyword[article_id] for article_id in by_article if article_id in article_keyword}),
-    ]
-    totals = dict.fromkeys(by_article, 0.0)
-    for weight, signal in signals:
-        if weight == 0 or not signal:
-            continue
-        standard = standardised(signal)
-        floor = min(standard.values())
-        for article_id in totals:
-            totals[article_id] += weight * standard.get(article_id, floor)
-    return totals
 
 
 def fuse(dense: dict[int, float], keyword: dict[int, float], weight: float) -> dict[int, float]:
@@ -186,13 +139,6 @@ def standardised(scores: dict[int, float] | dict[str, float]) -> dict[int, float
     return {key: (value - mean) / spread for key, value in scores.items()}  # type: ignore[misc]
 
 
-def _group(chunk_scores: dict[int, float], owners: dict[int, ChunkOwner]) -> dict[str, list[int]]:
-    """Chunk row ids per article, best fused score first."""
-    grouped: dict[str, list[int]] = {}
-    for rowid in sorted(chunk_scores, key=lambda rowid: chunk_scores[rowid], reverse=True):
-        grouped.setdefault(owners[rowid].article_id, []).append(rowid)
-    return grouped
-
 
 def _passages(ranked: list[str], by_article: dict[str, list[int]], k: int, per_article: int) -> list[int]:
     """k chunks in article order, at most per_article from each; when the articles run out first (a small corpus),
@@ -202,10 +148,6 @@ def _passages(ranked: list[str], by_article: dict[str, list[int]], k: int, per_a
         chosen += [rowid for article_id in ranked for rowid in by_article[article_id][per_article:]][: k - len(chosen)]
     return chosen
 
-
-def _best(scores: dict[int, float], rowids: Iterable[int]) -> float | None:
-    """The highest score among these chunks, or None when none of them has one."""
-    return max((scores[rowid] for rowid in rowids if rowid in scores), default=None)
 
 
 def to_passage(row: ChunkRow, score: float) -> Passage:
